@@ -1,0 +1,176 @@
+"""The `rom` console script: one Hydra app per subcommand.
+
+`rom train a=b` strips the subcommand from argv and hands the rest to the Hydra app whose primary
+config is `conf/train.yaml`, so overrides, `-m` sweeps, `--cfg job`, `--help` and `hydra.*` all
+work after the subcommand. Hydra's own error printer is replaced so that config mistakes and
+`RomError`s end as one line on stderr with exit status 2; other exceptions are bugs and keep their
+traceback (exit 1).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+SUBCOMMANDS: dict[str, str] = {
+    "train": "train one shared encoder on a task mixture (ICT, retrieval, extractive QA)",
+    "eval": "evaluate a saved checkpoint: retrieval top-k, reader and end-to-end EM/F1",
+    "index": "encode a corpus with a checkpoint and save a FAISS index folder",
+    "ask": "answer a question with a checkpoint and an index (interactive without one)",
+    "report": "aggregate run or multirun directories into a table and plots",
+    "data": "show what a task loads: passages, questions per split, answer checks",
+}
+
+# Hydra flags that take a value: their value is not a positional argument.
+_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                     "--config-dir", "-cd", "--experimental-rerun"}
+
+
+def usage() -> str:
+    width = max(len(name) for name in SUBCOMMANDS)
+    rows = "\n".join(f"  {name:<{width}}  {text}" for name, text in SUBCOMMANDS.items())
+    return (
+        "usage: rom <command> [hydra overrides and flags]\n\n"
+        "Retrieval Optimized Multi-task learning: one shared encoder for questions, passages and the reader.\n\n"
+        f"commands:\n{rows}\n\n"
+        "Examples:\n"
+        "  rom train task=squad data.root=../shared/data schedule=round_robin\n"
+        "  rom train -m schedule=round_robin,proportional\n"
+        "  rom eval checkpoint=outputs/train/<date>/<time>/checkpoints/last\n"
+        "  rom <command> --help   (the command's config groups and options)\n"
+    )
+
+
+def _quote(value: str) -> str:
+    """Quote a value for Hydra's override grammar."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _split_positionals(args: list[str]) -> tuple[list[str], list[str]]:
+    """Separate free positional words (no '=', not a flag or a flag's value) from the rest."""
+    positional, rest = [], []
+    expect_value = False
+    for arg in args:
+        if expect_value:
+            rest.append(arg)
+            expect_value = False
+        elif arg.startswith("-"):
+            rest.append(arg)
+            expect_value = arg in _FLAGS_WITH_VALUE
+        elif "=" in arg:
+            rest.append(arg)
+        else:
+            positional.append(arg)
+    return positional, rest
+
+
+def translate_args(command: str, args: list[str]) -> list[str]:
+    """Map the positional forms `rom report PATH...` and `rom ask "question"` to overrides."""
+    from rom_cli.errors import RomError
+
+    positional, rest = _split_positionals(args)
+    if command == "report" and positional:
+        rest.append("paths=[" + ",".join(_quote(p) for p in positional) + "]")
+    elif command == "ask":
+        rest = [("index_dir=" + a.split("=", 1)[1]) if a.startswith("index=") else a for a in rest]
+        if positional:
+            rest.append("question=" + _quote(" ".join(positional)))
+    elif positional:
+        raise RomError(
+            f"rom {command}: unexpected argument {positional[0]!r}: expected key=value overrides "
+            f"(see `rom {command} --help`)"
+        )
+    return rest
+
+
+def condense_config_error(ex: BaseException) -> str:
+    """Hydra/OmegaConf messages span several lines; keep what names the key, value and choices."""
+    text = str(ex).split("Config search path", 1)[0]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("To append to your config")]
+    if any(ln.startswith("Available options") for ln in lines):
+        idx = next(i for i, ln in enumerate(lines) if ln.startswith("Available options"))
+        head = lines[:idx]
+        options = ", ".join(lines[idx + 1:])
+        message = " ".join(head) + f"; {lines[idx].rstrip(':').lower()}: {options}"
+    else:
+        message = " ".join(lines)
+    cause = ex.__cause__
+    if cause is not None:
+        cause_lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip()]
+        if cause_lines and cause_lines[0] not in message:
+            extra = [ln for ln in cause_lines[1:] if ln.startswith("full_key:")]
+            message = message.rstrip(".") + ": " + cause_lines[0] + (f" ({extra[0]})" if extra else "")
+    return message
+
+
+def _report_errors(func):
+    """Replacement for hydra._internal.utils.run_and_report (see module docstring)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from rom_cli.errors import RomError, fail
+
+    try:
+        return func()
+    except RomError as ex:
+        fail(str(ex))
+    except (HydraException, OmegaConfBaseException) as ex:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        fail(condense_config_error(ex))
+    except KeyboardInterrupt:
+        sys.stderr.write("rom: interrupted\n")
+        raise SystemExit(130) from None
+    except Exception:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        traceback.print_exc()
+        raise SystemExit(1) from None
+
+
+def _run_app(command: str) -> None:
+    import hydra
+    import hydra._internal.utils as hydra_utils
+
+    from rom_cli.config.schema import register_configs
+
+    register_configs()
+    hydra_utils.run_and_report = _report_errors
+
+    @hydra.main(version_base="1.3", config_path="pkg://rom_cli.conf", config_name=command)
+    def app(cfg):
+        from rom_cli.errors import RomError, fail
+
+        module = importlib.import_module(f"rom_cli.commands.{command}")
+        try:
+            return module.run(cfg)
+        except RomError as ex:  # handled here so Hydra adds no "Error executing job" line
+            fail(str(ex))
+
+    app()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rom_cli.errors import RomError, fail
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(usage())
+        return 0 if argv else 2
+    command, args = argv[0], argv[1:]
+    if command not in SUBCOMMANDS:
+        fail(f"unknown command {command!r}: expected one of {', '.join(SUBCOMMANDS)} (see `rom --help`)")
+    try:
+        args = translate_args(command, args)
+    except RomError as ex:
+        fail(str(ex))
+    sys.argv = [f"rom-{command}", *args]
+    _run_app(command)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,7 @@
+"""`rom ask`: lands with the eval/index/ask/report issue."""
+
+from rom_cli.errors import RomError
+
+
+def run(cfg) -> None:
+    raise RomError("rom ask: not implemented yet (tracked by the eval/index/ask/report issue)")

