@@ -151,7 +151,6 @@ class ScheduleConfig:
     cap: int | None = None
     weights: dict[str, float] = field(default_factory=dict)  # specified schedule
     phases: list[PhaseConfig] = field(default_factory=list)  # sequential schedule
-    epoch_task: str | None = None  # round_robin: the task whose exhaustion ends an epoch
 
 
 @dataclass
