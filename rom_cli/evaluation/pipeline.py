@@ -1,0 +1,145 @@
+"""Encode, retrieve, read, score: the evaluation that training ends with and `rom eval` runs.
+
+Retrieval top-k is reported two ways: by gold passage (where the data knows it) and by answer
+containment (DPR's has_answer). The reader is scored on the gold passage alone and end to end on
+the top-k retrieved passages for each k in `eval.read_top_k`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rom_cli.evaluation.metrics import exact_match, f1, mrr_at, normalize_answer, topk_accuracy
+from rom_cli.evaluation.reading import LazyPassageTokens, read_candidates
+from rom_cli.model.encode import encode_corpus, encode_queries
+from rom_cli.model.inputs import Packer
+from rom_cli.retrieval.faiss_index import DenseIndex
+
+
+@dataclass
+class EvalSetup:
+    model: object
+    packer: Packer
+    enc_cfg: object
+    eval_cfg: object
+    index_cfg: object
+    device: object
+    precision: object
+
+
+class AnswerMatcher:
+    """has_answer over many (question, passage) pairs with each passage normalised once."""
+
+    def __init__(self, corpus):
+        self.corpus, self._norm = corpus, {}
+
+    def passage(self, p: int) -> str:
+        if p not in self._norm:
+            self._norm[p] = f" {normalize_answer(self.corpus[p].text)} "
+        return self._norm[p]
+
+    def contains(self, p: int, answers_norm: list[str]) -> bool:
+        text = self.passage(p)
+        return any(a and f" {a} " in text for a in answers_norm)
+
+
+def retrieve(setup: EvalSetup, corpus, questions, k: int, vectors: np.ndarray | None = None,
+             bm25=None, retriever: str = "dense", hybrid_weight: float = 0.5):
+    """Top-k corpus positions per question. Returns (scores, indices, passage vectors, stats)."""
+    stats = {}
+    q_tokens = setup.packer.tokenize([q.text for q in questions])
+    dense = None
+    if retriever in ("dense", "hybrid"):
+        if vectors is None:
+            vectors, stats = encode_corpus(setup.model, setup.packer, corpus, setup.enc_cfg.passage_max_length,
+                                           setup.index_cfg.encode_batch_size, setup.device, setup.precision)
+        index = DenseIndex.build(vectors, setup.index_cfg)
+        q_vec = encode_queries(setup.model, setup.packer, q_tokens, setup.enc_cfg.query_max_length,
+                               setup.eval_cfg.batch_size, setup.device, setup.precision)
+        dense = index.search(q_vec, min(k, len(corpus)))
+    if retriever == "dense":
+        return dense[0], dense[1], vectors, stats
+    if bm25 is None:
+        from rom_cli.retrieval.bm25 import BM25Retriever
+
+        bm25 = BM25Retriever.build([f"{p.title} {p.text}" for p in corpus])
+    sparse = bm25.search([q.text for q in questions], min(k, len(corpus)))
+    if retriever == "bm25":
+        return sparse[0], sparse[1], vectors, stats
+    from rom_cli.retrieval.fusion import hybrid_fuse
+
+    fused = hybrid_fuse(dense[0], dense[1], sparse[0], sparse[1], hybrid_weight, min(k, len(corpus)))
+    return fused[0], fused[1], vectors, stats
+
+
+def _em_f1(answers, questions) -> dict:
+    em = [exact_match(a.text if a else "", q.answers) for a, q in zip(answers, questions, strict=True)]
+    f = [f1(a.text if a else "", q.answers) for a, q in zip(answers, questions, strict=True)]
+    return {"em": 100.0 * float(np.mean(em)) if em else 0.0, "f1": 100.0 * float(np.mean(f)) if f else 0.0,
+            "questions": len(questions)}
+
+
+def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25=None,
+             with_predictions: bool = False) -> tuple[dict, list[dict]]:
+    """All metrics for one (model, corpus, questions); predictions per question on request."""
+    t0 = time.perf_counter()
+    ks = sorted({int(k) for k in setup.eval_cfg.top_k})
+    read_ks = sorted({int(k) for k in setup.eval_cfg.read_top_k})
+    depth = max(ks + read_ks + [100])
+    scores, idx, _, enc_stats = retrieve(setup, corpus, questions, depth, bm25=bm25, retriever=retriever,
+                                         hybrid_weight=float(setup.eval_cfg.hybrid_weight))
+    matcher = AnswerMatcher(corpus)
+    answers_norm = [[normalize_answer(a) for a in q.answers] for q in questions]
+    answer_hits = [[matcher.contains(int(p), answers_norm[i]) for p in row if p >= 0] for i, row in enumerate(idx)]
+    gold_rows, gold_hits = [], []
+    for i, q in enumerate(questions):
+        gold = {corpus.index_of(g) for g in q.gold_passage_ids if g in corpus}
+        if gold:
+            gold_rows.append(i)
+            gold_hits.append([int(p) in gold for p in idx[i] if p >= 0])
+    retrieval = {
+        "answer": {f"top{k}": v for k, v in topk_accuracy(answer_hits, ks).items()},
+        "answer_mrr@100": mrr_at(answer_hits, 100),
+        "questions": len(questions),
+        "questions_with_gold": len(gold_rows),
+    }
+    if gold_rows:
+        retrieval["gold"] = {f"top{k}": v for k, v in topk_accuracy(gold_hits, ks).items()}
+        retrieval["gold_mrr@100"] = mrr_at(gold_hits, 100)
+    metrics: dict = {"retriever": retriever, "corpus_passages": len(corpus), "retrieval": retrieval}
+
+    tokens = LazyPassageTokens(setup.packer, corpus)
+    q_ids = setup.packer.tokenize([q.text for q in questions]).ids
+
+    def read(question_ids, cands):
+        return read_candidates(setup.model, setup.packer, setup.enc_cfg, question_ids, cands, tokens, corpus,
+                               setup.eval_cfg.batch_size, setup.device, setup.precision)
+
+    if gold_rows:
+        gold_cands = [[corpus.index_of(next(g for g in questions[i].gold_passage_ids if g in corpus))]
+                      for i in gold_rows]
+        gold_answers = read([q_ids[i] for i in gold_rows], gold_cands)
+        metrics["reader_gold"] = _em_f1(gold_answers, [questions[i] for i in gold_rows])
+    end_to_end, e2e_answers = {}, {}
+    for k in read_ks:
+        cands = [[int(p) for p in row[:k] if p >= 0] for row in idx]
+        e2e_answers[k] = read(q_ids, cands)
+        end_to_end[f"top{k}"] = _em_f1(e2e_answers[k], questions)
+    metrics["end_to_end"] = end_to_end
+    metrics["speed"] = {"index_passages_per_s": enc_stats.get("passages_per_s"), "eval_seconds": time.perf_counter() - t0}
+
+    predictions = []
+    if with_predictions:
+        best_k = read_ks[0] if read_ks else None
+        for i, q in enumerate(questions):
+            ans = e2e_answers[best_k][i] if best_k is not None else None
+            predictions.append({
+                "id": q.id, "question": q.text, "gold_answers": q.answers,
+                "retrieved": [{"id": corpus[int(p)].id, "score": float(s)} for p, s in zip(idx[i][:20], scores[i][:20], strict=True) if p >= 0],
+                "prediction": ans.text if ans else "", "read_top_k": best_k,
+                "em": exact_match(ans.text if ans else "", q.answers), "f1": f1(ans.text if ans else "", q.answers),
+            })
+    return metrics, predictions

@@ -1,0 +1,136 @@
+"""The small interface every training objective implements, and what they share.
+
+An objective draws example indices from its own epoch-shuffled stream, turns them into a batch of
+CPU tensors (tokens come from caches built once per data set), and computes a loss with the model.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from rom_cli.data.types import Question
+from rom_cli.model.encode import PassageTokens
+from rom_cli.model.inputs import Packer, TokenizedTexts
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+class ExampleStream:
+    """Epoch-shuffled indices 0..n-1; the permutation of epoch e depends on (seed, task, e) only,
+    so `consumed` is all the state a resumed run needs."""
+
+    def __init__(self, n: int, seed: int, key: int):
+        self.n, self.seed, self.key, self.consumed = n, seed, key, 0
+        self._epoch, self._perm = -1, None
+
+    def take(self, k: int) -> list[int]:
+        out = []
+        for _ in range(k):
+            epoch, pos = divmod(self.consumed, self.n)
+            if epoch != self._epoch:
+                self._perm = np.random.default_rng([self.seed, self.key, epoch]).permutation(self.n)
+                self._epoch = epoch
+            out.append(int(self._perm[pos]))
+            self.consumed += 1
+        return out
+
+
+@dataclass
+class TaskContext:
+    """Everything an objective may read; built once by the trainer."""
+
+    cfg: object  # the resolved TrainConfig (DictConfig)
+    packer: Packer
+    questions: list[Question]
+    question_tokens: TokenizedTexts
+    corpus: object  # rom_cli.data.types.Corpus of the training split
+    passage_tokens: PassageTokens
+    seed: int
+    live: object | None = None  # LiveIndex, set by the trainer when an objective needs it
+    _sentences: list | None = field(default=None, repr=False)
+
+    @property
+    def level(self) -> str:
+        return str(getattr(self.cfg.supervision.level, "value", self.cfg.supervision.level))
+
+    def sentences(self, p: int) -> list[tuple[int, int]]:
+        """Character spans of the sentences of passage p (computed once, lazily)."""
+        if self._sentences is None:
+            self._sentences = [None] * len(self.corpus)
+        if self._sentences[p] is None:
+            text = self.corpus[p].text
+            spans, start = [], 0
+            for m in _SENTENCE_END.finditer(text):
+                spans.append((start, m.start()))
+                start = m.end()
+            spans.append((start, len(text)))
+            self._sentences[p] = [(a, b) for a, b in spans if b > a]
+        return self._sentences[p]
+
+    def tokens_in(self, p: int, a: int, b: int) -> list[int]:
+        """Token positions of passage p whose characters lie in [a, b)."""
+        return [i for i, (s, e) in enumerate(self.passage_tokens.offsets[p]) if s >= a and e <= b and e > s]
+
+
+class Objective(ABC):
+    """One training task of the mixture."""
+
+    name: str = ""
+
+    def __init__(self, ctx: TaskContext, key: int):
+        self.ctx = ctx
+        self.stream = ExampleStream(max(1, self.size()), ctx.seed, key)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.objective_cfg.batch_size)
+
+    @property
+    def objective_cfg(self):
+        return self.ctx.cfg.objectives[self.name]
+
+    @abstractmethod
+    def size(self) -> int:
+        """Examples in one epoch (what proportional schedules weigh)."""
+
+    def needs_index(self) -> bool:
+        """Whether batches read the live index (weak supervision, mined hard negatives)."""
+        return False
+
+    @abstractmethod
+    def make_batch(self, indices: list[int], rng: np.random.Generator) -> dict:
+        """CPU tensors for these example indices."""
+
+    @abstractmethod
+    def loss(self, model, batch: dict, device: torch.device) -> torch.Tensor:
+        """Scalar loss; zero (with a graph) when the batch has nothing to learn from."""
+
+    def next_batch(self, rng: np.random.Generator) -> dict:
+        indices = self.stream.take(self.batch_size)
+        live = self.ctx.live if self.needs_index() else None
+        if live is not None:
+            live.end_batch()
+        batch = self.make_batch(indices, rng)
+        batch["indices"] = indices  # named in the error if this batch's loss is not finite
+        return batch
+
+
+def multi_positive_nll(scores: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+    """-log(sum of softmax mass on the positives), averaged over rows that have one (ORQA/DPR).
+
+    One positive per row is DPR's NLL; several is the marginal likelihood of weak supervision."""
+    has = positive.any(dim=1)
+    if not bool(has.any()):
+        return scores.sum() * 0.0
+    all_lse = torch.logsumexp(scores, dim=1)
+    pos_lse = torch.logsumexp(scores.masked_fill(~positive, float("-inf")), dim=1)
+    return (all_lse - pos_lse)[has].mean()
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}

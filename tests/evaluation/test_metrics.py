@@ -1,0 +1,74 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rom_cli.evaluation.metrics import (
+    exact_match,
+    f1,
+    has_answer,
+    mrr_at,
+    normalize_answer,
+    normalize_tokens,
+    topk_accuracy,
+)
+
+
+def test_normalize_answer():
+    assert normalize_answer("  The  Eiffel-Tower!! ") == "eiffeltower"
+    assert normalize_answer("A cat, an owl and THE dog.") == "cat owl and dog"
+    assert normalize_answer("theatre") == "theatre"  # articles only as whole words
+
+
+def test_exact_match_squad_style():
+    assert exact_match("the Denver Broncos", ["Denver Broncos"]) == 1.0
+    assert exact_match("Denver Broncos.", ["Carolina Panthers", "denver broncos"]) == 1.0
+    assert exact_match("Broncos", ["Denver Broncos"]) == 0.0
+    assert exact_match("anything", []) == 0.0
+
+
+def test_f1_squad_style():
+    assert f1("Denver Broncos", ["The Denver Broncos!"]) == 1.0
+    # pred {denver, broncos, team} vs gold {denver, broncos}: P=2/3 R=1 -> F1 = 0.8
+    assert f1("Denver Broncos team", ["Denver Broncos"]) == pytest.approx(0.8)
+    assert f1("Denver Broncos team", ["Carolina", "Denver Broncos"]) == pytest.approx(0.8)
+    assert f1("Carolina", ["Denver Broncos"]) == 0.0
+    assert f1("the", ["a"]) == 1.0  # both normalise to nothing
+    assert f1("x", []) == 0.0
+
+
+def test_has_answer():
+    text = "Super Bowl 50 was won by the Denver Broncos, who beat Carolina."
+    assert has_answer(text, ["denver broncos"])
+    assert has_answer(text, ["nope", "Broncos"])
+    assert not has_answer(text, ["Bronco"])  # whole tokens only
+    assert not has_answer(text, ["Broncos Denver"])  # contiguous and in order
+    assert not has_answer(text, ["the"])  # empty after normalisation never matches
+    assert has_answer(normalize_tokens(text), ["Super Bowl 50"])
+
+
+def test_topk_and_mrr_hand_computed():
+    hits = [
+        [True, False, False],  # rank 1
+        [False, False, True],  # rank 3
+        [False, False, False],  # none
+        [False, True, False],  # rank 2
+    ]
+    assert topk_accuracy(hits, [1, 2, 3, 20]) == {1: 25.0, 2: 50.0, 3: 75.0, 20: 75.0}
+    assert mrr_at(hits) == pytest.approx((1 + 1 / 3 + 0 + 1 / 2) / 4)
+    assert mrr_at(hits, k=2) == pytest.approx((1 + 0 + 0 + 1 / 2) / 4)
+    assert topk_accuracy([], [1]) == {1: 0.0} and mrr_at([]) == 0.0
+
+
+@given(st.text())
+def test_normalize_idempotent(s):
+    assert normalize_answer(normalize_answer(s)) == normalize_answer(s)
+
+
+@given(st.text(), st.lists(st.text(), min_size=1, max_size=3))
+def test_f1_bounds(pred, golds):
+    score = f1(pred, golds)
+    assert 0.0 <= score <= 1.0
+    assert f1(pred, [pred]) == 1.0
+    assert exact_match(pred, [pred]) == 1.0
+    if exact_match(pred, golds) == 1.0:
+        assert score == 1.0
