@@ -131,6 +131,16 @@ def _report_errors(func):
         raise SystemExit(1) from None
 
 
+def _quiet_libraries() -> None:
+    """Keep library chatter (the faiss loader, weight-loading bars) out of a run's output."""
+    import logging
+
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def _run_app(command: str) -> None:
     import hydra
     import hydra._internal.utils as hydra_utils
@@ -144,6 +154,7 @@ def _run_app(command: str) -> None:
     def app(cfg):
         from rom_cli.errors import RomError, fail
 
+        _quiet_libraries()
         module = importlib.import_module(f"rom_cli.commands.{command}")
         try:
             return module.run(cfg)

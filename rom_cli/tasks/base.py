@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from rom_cli.config.schema import value_of
 from rom_cli.data.types import Question
 from rom_cli.model.encode import PassageTokens
 from rom_cli.model.inputs import Packer, TokenizedTexts
@@ -56,7 +57,7 @@ class TaskContext:
 
     @property
     def level(self) -> str:
-        return str(getattr(self.cfg.supervision.level, "value", self.cfg.supervision.level))
+        return value_of(self.cfg.supervision.level)
 
     def sentences(self, p: int) -> list[tuple[int, int]]:
         """Character spans of the sentences of passage p (computed once, lazily)."""

@@ -128,7 +128,10 @@ class ReaderObjective(Objective):
         m = int(self.objective_cfg.passages_per_question)
         q_rows, w_rows, spans_rows, positive_rows = [], [], [], []
         groups = 0
-        for item in (self.pool[i] for i in indices):
+        items = [self.pool[i] for i in indices]
+        if ctx.live is not None and self.level != "none":
+            ctx.live.prefetch(items)  # one query-encoder pass for the whole batch
+        for item in items:
             q_ids, pos, chars, qi = self._example(item, rng)
             q_ids = q_ids[: enc.query_max_length]
             budget = window_budget(enc.reader_max_length, len(q_ids))

@@ -42,6 +42,8 @@ class RetrievalObjective(Objective):
         if self.level == "none":
             return ict_batch(self.ctx, items, rng, float(self.ctx.cfg.objectives.ict.keep_prob))
         ctx, n_hard = self.ctx, int(self.objective_cfg.hard_negatives)
+        if ctx.live is not None:
+            ctx.live.prefetch(items)  # one query-encoder pass for the whole batch
         columns: list[int] = []
 
         def add(p: int) -> None:

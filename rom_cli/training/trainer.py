@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rom_cli.config.schema import value_of
 from rom_cli.data.load import load_task
 from rom_cli.errors import RomError
 from rom_cli.evaluation.pipeline import EvalSetup, evaluate
@@ -168,7 +169,7 @@ class Trainer:
         setup = EvalSetup(self.model, self.packer, self.cfg.encoder, self.cfg.eval, self.cfg.index,
                           self.device, self.precision)
         metrics, _ = evaluate(setup, self.data.corpus(self.eval_split), self.data.split(self.eval_split),
-                              retriever=str(getattr(self.cfg.eval.retriever, "value", self.cfg.eval.retriever)))
+                              retriever=value_of(self.cfg.eval.retriever))
         return metrics
 
     # -- training -------------------------------------------------------------------------------
@@ -245,8 +246,8 @@ class Trainer:
             self.console.print(f"[bold]resumed[/] from {resumed} at step {self.step}")
         self.console.print(f"[bold]rom train[/]: encoder {self.cfg.encoder.name} (shared={self.cfg.encoder.shared}, "
                            f"{params / 1e6:.1f}M parameters), tasks {list(self.objectives)}, schedule "
-                           f"{self.cfg.schedule.name}, supervision {self.cfg.supervision.level}, device {self.device}, "
-                           f"{self.precision}")
+                           f"{value_of(self.cfg.schedule.name)}, supervision {value_of(self.cfg.supervision.level)}, "
+                           f"device {self.device}, {value_of(self.precision)}")
         if self.step0 is None and t.eval_at_start:
             self.console.print("evaluating the untrained model (step 0)...")
             self.step0 = self.evaluate()
@@ -292,9 +293,9 @@ class Trainer:
             "run_dir": str(self.run_dir),
             "config": {"encoder": self.cfg.encoder.name, "shared": self.cfg.encoder.shared,
                        "task": self.cfg.task.name, "mixture": dict(self.cfg.mixture.tasks),
-                       "schedule": str(getattr(self.cfg.schedule.name, "value", self.cfg.schedule.name)),
-                       "supervision": str(getattr(self.cfg.supervision.level, "value", self.cfg.supervision.level)),
-                       "precision": str(getattr(self.precision, "value", self.precision)), "device": str(self.device),
+                       "schedule": value_of(self.cfg.schedule.name),
+                       "supervision": value_of(self.cfg.supervision.level),
+                       "precision": value_of(self.precision), "device": str(self.device),
                        "max_steps": int(self.cfg.trainer.max_steps), "seed": int(self.cfg.trainer.seed)},
             "parameters": params,
             "parameter_breakdown": self.model.parameter_breakdown(),

@@ -1,0 +1,118 @@
+"""The trainer on the tiny encoder and the demo task: every schedule x supervision x mixture runs,
+loss goes down, a crashed run resumes to the same parameters, three towers cost three encoders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rom_cli.errors import RomError
+from rom_cli.training.trainer import Trainer
+
+SCHEDULES = ["round_robin", "proportional", "temperature", "uniform", "specified", "sequential", "joint"]
+LEVELS = ["full", "weak", "none"]
+MIXTURES = ["rom", "retrieval_only", "reader_only", "ict_only"]
+
+
+@pytest.mark.parametrize("mixture", MIXTURES)
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_every_schedule_level_mixture_runs(tiny_cfg, tmp_path, schedule, level, mixture):
+    cfg = tiny_cfg(f"schedule={schedule}", f"supervision={level}", f"mixture={mixture}", "task.eval_limit=4")
+    metrics = Trainer(cfg, tmp_path).run()
+    assert metrics["train"]["steps"] == 3
+    ran = {name for name, s in metrics["train"]["tasks"].items() if s["batches"] > 0}
+    assert ran and ran <= set(cfg.mixture.tasks)
+    probs = metrics["train"]["task_probabilities"]
+    assert abs(sum(probs.values()) - 1.0) < 1e-6
+    assert metrics["final"]["retrieval"]["questions"] == 4
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "losses" in x] == [1, 2, 3]
+
+
+def test_weak_and_hard_negatives_rebuild_the_live_index(tiny_cfg, tmp_path):
+    cfg = tiny_cfg("supervision=weak", "trainer.max_steps=5", "index.refresh_every=2")
+    metrics = Trainer(cfg, tmp_path).run()
+    assert metrics["train"]["index_refreshes"] == 3  # before step 0, at steps 2 and 4
+    assert metrics["train"]["index_passages_per_s"] > 0
+
+
+def test_loss_goes_down_on_a_fixed_batch(tiny_cfg, tmp_path):
+    import numpy as np
+
+    cfg = tiny_cfg("trainer.lr=1e-3", "trainer.warmup_ratio=0.0")
+    trainer = Trainer(cfg, tmp_path)
+    optimizer = torch.optim.AdamW(trainer.model.parameters(), lr=1e-3)
+    for name, objective in trainer.objectives.items():
+        if objective.needs_index():
+            trainer.live.refresh(0)
+        batch = objective.next_batch(np.random.default_rng(0))
+        first = last = None
+        for _ in range(25):
+            loss = objective.loss(trainer.model, batch, trainer.device)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            last = loss.item()
+            first = last if first is None else first
+        assert last < 0.5 * first, f"{name}: {first:.3f} -> {last:.3f}"
+
+
+def _params(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_crashed_run_resumes_to_identical_parameters(tiny_cfg, tmp_path, monkeypatch):
+    overrides = ["trainer.max_steps=8", "trainer.checkpoint_every=3", "index.refresh_every=2", "trainer.eval_at_start=true"]
+    straight = Trainer(tiny_cfg(*overrides), tmp_path / "straight")
+    straight_metrics = straight.run()
+
+    crashed_dir = tmp_path / "crashed"
+    crashing = Trainer(tiny_cfg(*overrides), crashed_dir)
+    original = Trainer.train_step
+
+    def crash_at_five(self):
+        if self.step == 5:  # after the checkpoint of step 3, before the one of step 6
+            raise SystemExit("killed")
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", crash_at_five)
+    with pytest.raises(SystemExit):
+        crashing.run()
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert (crashed_dir / "checkpoints" / "step-0000003").is_dir()
+
+    resumed = Trainer(tiny_cfg(*overrides), crashed_dir)
+    resumed_metrics = resumed.run()
+    a, b = _params(straight.model), _params(resumed.model)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed_metrics["final"] == straight_metrics["final"] or _same_metrics(resumed_metrics, straight_metrics)
+    assert resumed_metrics["step0"] == straight_metrics["step0"] or _same_metrics(resumed_metrics, straight_metrics, "step0")
+    steps = [json.loads(x)["step"] for x in (crashed_dir / "metrics.jsonl").read_text().splitlines()
+             if "losses" in json.loads(x)]
+    assert steps == list(range(1, 9))  # lines after the checkpoint were dropped, not duplicated
+
+
+def _same_metrics(a, b, key="final"):
+    strip = lambda m: {k: v for k, v in m[key].items() if k != "speed"}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def test_three_towers_have_three_times_the_parameters(tiny_cfg, tmp_path):
+    shared = Trainer(tiny_cfg(), tmp_path / "a").model
+    towers = Trainer(tiny_cfg("encoder.shared=false"), tmp_path / "b").model
+    backbone = sum(shared.parameter_breakdown()[k] for k in shared.parameter_breakdown() if k.startswith("backbone"))
+    assert towers.num_parameters() - shared.num_parameters() == 2 * backbone
+    assert 2.9 < towers.num_parameters() / shared.num_parameters() <= 3.0
+
+
+def test_impossible_values_fail_before_loading(tiny_cfg, tmp_path):
+    with pytest.raises(RomError, match="objectives.retrieval.batch_size"):
+        Trainer(tiny_cfg("objectives.retrieval.batch_size=0"), tmp_path)
+    with pytest.raises(RomError, match="index.refresh_every"):
+        Trainer(tiny_cfg("index.refresh_every=0"), tmp_path)
+    with pytest.raises(RomError, match="encoder.reader_max_length"):
+        Trainer(tiny_cfg("encoder.reader_max_length=4096"), tmp_path)
