@@ -20,6 +20,7 @@ TINY = [
     "trainer.log_every=1",
     "trainer.eval_at_start=false",
     "trainer.threads=1",
+    "trainer.precision=fp32",
     "task.train_limit=48",
     "task.eval_limit=12",
     "eval.top_k=[1,5]",

@@ -1,0 +1,388 @@
+"""DPR formats: retriever JSON, passages TSV and QA CSV.
+
+- Retriever JSON: a list of `{question, answers, positive_ctxs, negative_ctxs, hard_negative_ctxs}`
+  with ctx = `{title, text, passage_id | psg_id}`. Positive ctxs are the gold passages, hard
+  negatives become `hard_negative_ids`; answer spans are found in the positive ctx texts
+  (case-sensitive first, then case-insensitive, word-bounded). A ctx without an id gets a stable
+  hash of title + text. The ctxs themselves form the corpus when no passages TSV is configured.
+- Passages TSV (`id<TAB>text<TAB>title`, header line, e.g. psgs_w100.tsv with 21M rows):
+  `TsvCorpus` keeps only byte offsets (and ids) in numpy arrays and parses one line per access.
+- QA CSV: `question<TAB>["answer", ...]` per line (a JSON or Python list literal), answers only.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from rom_cli.data.common import answer_list, find_spans, read_json, stable_id
+from rom_cli.data.types import Corpus, LoadStats, Passage, Question
+from rom_cli.errors import DataError
+
+# ----------------------------------------------------------------------------- retriever JSON
+
+
+def ctx_passage(ctx, path, where: str) -> Passage:
+    """The Passage of one DPR ctx dict (id from passage_id / psg_id / id, else a content hash)."""
+    if not isinstance(ctx, dict) or not isinstance(ctx.get("text"), str):
+        raise DataError(path, f"{where}: a ctx must be an object with a 'text' string")
+    title = str(ctx.get("title") or "")
+    text = ctx["text"]
+    raw = next((ctx[k] for k in ("passage_id", "psg_id", "id") if ctx.get(k) not in (None, "")), None)
+    pid = str(raw) if raw is not None else stable_id(title, text)
+    return Passage(pid, text, title)
+
+
+def parse_dpr_retriever(
+    items, path: str | Path, stats: LoadStats | None = None, keep_passages: bool = True
+) -> tuple[list[Question], list[Passage]]:
+    """Questions (gold = positive ctxs) and, when `keep_passages`, every ctx of the file (dedup by id)."""
+    stats = stats if stats is not None else LoadStats()
+    if not isinstance(items, list):
+        raise DataError(path, f"expected a JSON list of DPR retriever records, got {type(items).__name__}")
+    stem = Path(path).name.split(".")[0]
+    passages: dict[str, Passage] = {}
+    questions: list[Question] = []
+    for i, item in enumerate(items):
+        where = f"record {i}"
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise DataError(path, f"{where}: expected an object with a 'question' string")
+        text = item["question"].strip()
+        answers = answer_list(item.get("answers", []), path, what=f"{where}: answers")
+        if not text:
+            stats.skip("empty question text")
+            continue
+        if not answers:
+            stats.skip("question without answers")
+            continue
+        ctx_ids: dict[str, list[str]] = {}
+        positives: list[Passage] = []
+        for key in ("positive_ctxs", "negative_ctxs", "hard_negative_ctxs"):
+            ctxs = item.get(key) or []
+            if not isinstance(ctxs, list):
+                raise DataError(path, f"{where}: {key} must be a list")
+            ids = []
+            for j, ctx in enumerate(ctxs):
+                p = ctx_passage(ctx, path, f"{where}.{key}[{j}]")
+                ids.append(p.id)
+                if key == "positive_ctxs":
+                    positives.append(p)
+                if keep_passages:
+                    old = passages.setdefault(p.id, p)
+                    if old.text != p.text:
+                        stats.skip("ctx id reused with another text (first kept)")
+            ctx_ids[key] = list(dict.fromkeys(ids))
+        spans = []
+        for p in positives:
+            for s in find_spans(p.id, p.text, answers):
+                if s not in spans:
+                    spans.append(s)
+        qid = str(item.get("id") or item.get("qid") or f"{stem}-{i}")
+        questions.append(
+            Question(qid, text, answers, spans, ctx_ids["positive_ctxs"], ctx_ids["hard_negative_ctxs"])
+        )
+    return questions, list(passages.values())
+
+
+def load_dpr_retriever(
+    path: str | Path, stats: LoadStats | None = None, keep_passages: bool = True
+) -> tuple[list[Question], list[Passage]]:
+    """Read a DPR retriever JSON file (see `parse_dpr_retriever`)."""
+    return parse_dpr_retriever(read_json(path), path, stats, keep_passages)
+
+
+# ----------------------------------------------------------------------------- QA CSV
+
+
+def _parse_answer_literal(raw: str):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def load_qa_csv(path: str | Path, stats: LoadStats | None = None) -> list[Question]:
+    """DPR QA CSV: `question<TAB>answers-list` per line (answers only, no passages)."""
+    stats = stats if stats is not None else LoadStats()
+    stem = Path(path).name.split(".")[0]
+    questions = []
+    with open(path, encoding="utf-8", newline="") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            row = next(csv.reader([line.rstrip("\r\n")], delimiter="\t"))
+            if len(row) != 2:
+                raise DataError(
+                    path, f"expected 2 tab-separated columns (question, answers list), found {len(row)}", line=n
+                )
+            value = _parse_answer_literal(row[1])
+            if value is None:
+                raise DataError(path, f"answers column is not a list literal: {row[1][:60]!r}", line=n)
+            answers = answer_list(value, path, line=n)
+            text = row[0].strip()
+            if not text or not answers:
+                stats.skip("empty question text" if not text else "question without answers")
+                continue
+            questions.append(Question(f"{stem}-{n}", text, answers))
+    return questions
+
+
+# ----------------------------------------------------------------------------- passages TSV
+
+
+def _parse_row(line: bytes) -> list[str]:
+    text = line.decode("utf-8").rstrip("\r\n")
+    return next(csv.reader(io.StringIO(text), delimiter="\t", quotechar='"'), [])
+
+
+class TsvCorpus(Corpus):
+    """A DPR passages TSV (`id<TAB>text<TAB>title`, header line) read on demand.
+
+    One pass over the file records each row's byte offset (numpy int64) and its id: all-integer
+    ids are kept in a sorted int64 array looked up with `searchsorted`, other ids in a dict. A row
+    is only parsed when accessed. With `cache_dir`, the offsets are saved in
+    `cache_dir/tsv-<hash of path, size, mtime>.npz` and reused while the file is unchanged.
+    """
+
+    COLUMNS = ("id", "text", "title")
+
+    def __init__(self, path: str | Path, cache_dir: str | Path | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(self.path, "passages TSV not found")
+        self._fh = None
+        self._str_pos: dict[str, int] | None = None
+        self._int_ids: np.ndarray | None = None
+        self._int_sorted: np.ndarray | None = None
+        self._int_order: np.ndarray | None = None
+        self._cols = (0, 1, 2)
+        cache = self._cache_file(cache_dir)
+        if cache is not None and cache.is_file() and self._load_cache(cache):
+            return
+        self._build_index()
+        if cache is not None:
+            self._save_cache(cache)
+
+    # -- index -----------------------------------------------------------------------------
+    def _build_index(self) -> None:
+        """One pass in 64 MiB blocks, vectorised with numpy: line starts, tab counts per line, and
+        the id column (parsed to int64 without Python per-row work when every id is an integer)."""
+        offsets: list[np.ndarray] = []
+        int_ids: list[np.ndarray] | None = []
+        str_ids: list[str] = []
+        with open(self.path, "rb") as f:
+            first = f.readline()
+            line_no = 0
+            head = [c.strip().lower() for c in first.decode("utf-8", "replace").rstrip("\r\n").split("\t")]
+            if head and head[0] == "id":
+                if sorted(head) != sorted(self.COLUMNS):
+                    raise DataError(self.path, f"header must name the columns id, text, title; got {head}", line=1)
+                self._cols = tuple(head.index(c) for c in self.COLUMNS)
+                pos, line_no = len(first), 1
+            else:
+                pos = 0
+            f.seek(pos)
+            carry = b""
+            while True:
+                chunk = f.read(1 << 26)
+                if not chunk:
+                    if not carry:
+                        break
+                    chunk = b"\n"  # a last line without a newline
+                buf = carry + chunk
+                cut = buf.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = buf
+                    continue
+                block, carry = buf[:cut], buf[cut:]
+                offs, ids, n_lines = self._scan_block(block, pos, line_no)
+                offsets.append(offs)
+                if int_ids is not None and isinstance(ids, np.ndarray):
+                    int_ids.append(ids)
+                else:
+                    if int_ids is not None:  # first non-integer id: everything becomes strings
+                        str_ids = [str(v) for a in int_ids for v in a.tolist()]
+                        int_ids = None
+                    str_ids.extend(str(v) for v in (ids.tolist() if isinstance(ids, np.ndarray) else ids))
+                pos += len(block)
+                line_no += n_lines
+        self._offsets = np.concatenate(offsets) if offsets else np.zeros(0, dtype=np.int64)
+        if int_ids is not None:
+            self._set_int_ids(np.concatenate(int_ids) if int_ids else np.zeros(0, dtype=np.int64))
+        else:
+            self._set_ids(str_ids)
+
+    def _scan_block(self, block: bytes, base: int, line_base: int):
+        """(row offsets, ids as int64 array or list of str, lines in the block) for whole lines."""
+        arr = np.frombuffer(block, dtype=np.uint8)
+        ends = np.flatnonzero(arr == 10)
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        n_lines = len(ends)
+        line_numbers = line_base + 1 + np.arange(n_lines)
+        content = ends - starts - (arr[np.maximum(ends - 1, 0)] == 13)  # without \r\n
+        blank = content <= 0
+        if blank.any():  # whitespace-only lines are skipped too
+            for i in np.flatnonzero(~blank & (content < 8)).tolist():
+                if not block[starts[i]:ends[i]].strip():
+                    blank[i] = True
+        keep = ~blank
+        starts, ends, line_numbers = starts[keep], ends[keep], line_numbers[keep]
+        tabs = np.flatnonzero(arr == 9)
+        first_tab = np.searchsorted(tabs, starts)
+        n_tabs = np.searchsorted(tabs, ends) - first_tab
+        ncols = len(self.COLUMNS)
+        odd = np.flatnonzero((n_tabs != ncols - 1) | (arr[starts] == 34))  # wrong count, or a quoted id
+        fixed_ids: dict[int, str] = {}
+        for i in odd.tolist():
+            try:
+                row = _parse_row(block[starts[i]:ends[i]])
+            except UnicodeDecodeError:
+                raise DataError(self.path, "not UTF-8 text", line=int(line_numbers[i])) from None
+            if len(row) != ncols:
+                raise DataError(
+                    self.path,
+                    f"expected {ncols} tab-separated columns (id, text, title), found {len(row)}",
+                    line=int(line_numbers[i]),
+                )
+            fixed_ids[i] = row[self._cols[0]].strip()
+        offsets = starts.astype(np.int64) + base
+        if self._cols[0] == 0 and len(starts):
+            id_end = tabs[np.minimum(first_tab, len(tabs) - 1)] if len(tabs) else ends
+            lens = id_end - starts
+            if not fixed_ids and lens.min() >= 1 and lens.max() <= 18:
+                digits = np.zeros(len(starts), dtype=np.int64)
+                ok = True
+                for k in range(int(lens.max())):
+                    has = k < lens
+                    d = arr[np.minimum(starts + k, len(arr) - 1)].astype(np.int64) - 48
+                    if ((d[has] < 0) | (d[has] > 9)).any():
+                        ok = False
+                        break
+                    digits = np.where(has, digits * 10 + d, digits)
+                lead_zero = (lens > 1) & (arr[starts] == 48)
+                if ok and not lead_zero.any():
+                    return offsets, digits, n_lines
+            ids = [fixed_ids.get(i) or block[s:e].decode("utf-8", "replace").strip()
+                   for i, (s, e) in enumerate(zip(starts.tolist(), id_end.tolist(), strict=True))]
+            return offsets, ids, n_lines
+        ids = [fixed_ids.get(i) or block[s:e].decode("utf-8", "replace").split("\t")[self._cols[0]].strip()
+               for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True))]
+        return offsets, ids, n_lines
+
+    def _set_ids(self, ids: list[str]) -> None:
+        try:
+            as_int = np.asarray([int(i) for i in ids], dtype=np.int64)
+            if any(str(v) != i for v, i in zip(as_int.tolist(), ids, strict=True)):
+                raise ValueError  # "007" and "7" must stay distinct: fall back to strings
+        except ValueError:
+            pos: dict[str, int] = {}
+            for i, pid in enumerate(ids):
+                if pos.setdefault(pid, i) != i:
+                    raise DataError(self.path, f"duplicate passage id {pid!r}") from None
+            self._str_pos = pos
+            return
+        self._set_int_ids(as_int)
+
+    def _set_int_ids(self, as_int: np.ndarray) -> None:
+        order = np.argsort(as_int, kind="stable")
+        sorted_ids = as_int[order]
+        dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
+        if dup.size:
+            raise DataError(self.path, f"duplicate passage id {int(sorted_ids[dup[0]])}")
+        self._int_ids, self._int_sorted, self._int_order = as_int, sorted_ids, order
+
+    def _cache_file(self, cache_dir) -> Path | None:
+        if cache_dir is None:
+            return None
+        st = self.path.stat()
+        key = f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        return Path(cache_dir) / f"tsv-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+
+    def _load_cache(self, cache: Path) -> bool:
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                self._offsets = z["offsets"]
+                self._cols = tuple(int(c) for c in z["cols"])
+                if "int_ids" in z:
+                    self._set_int_ids(z["int_ids"])
+                else:
+                    self._str_pos = {str(pid): i for i, pid in enumerate(z["str_ids"].tolist())}
+            return True
+        except (OSError, KeyError, ValueError):
+            return False  # unreadable cache: rebuild
+
+    def _save_cache(self, cache: Path) -> None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(cache.name + f".tmp{os.getpid()}.npz")
+            arrays = {"offsets": self._offsets, "cols": np.asarray(self._cols)}
+            if self._int_ids is not None:
+                arrays["int_ids"] = self._int_ids
+            else:
+                arrays["str_ids"] = np.asarray(list(self._str_pos or {}), dtype=str)
+            np.savez(tmp, **arrays)
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # the cache is an optimisation only
+
+    # -- Corpus API ------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._offsets.shape[0])
+
+    def __getitem__(self, i: int) -> Passage:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]  # type: ignore[return-value]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"passage index {i} out of range (corpus has {n})")
+        if self._fh is None:
+            self._fh = open(self.path, "rb")  # noqa: SIM115 - kept open for random access
+        self._fh.seek(int(self._offsets[i]))
+        row = _parse_row(self._fh.readline())
+        pid, text, title = (row[c] for c in self._cols)
+        return Passage(pid.strip(), text, title)
+
+    def index_of(self, passage_id: str) -> int:
+        if self._str_pos is not None:
+            return self._str_pos[str(passage_id)]
+        try:
+            key = int(str(passage_id))
+        except ValueError:
+            raise KeyError(passage_id) from None
+        if str(key) != str(passage_id).strip():
+            raise KeyError(passage_id)
+        j = int(np.searchsorted(self._int_sorted, key))
+        if j >= len(self._int_sorted) or int(self._int_sorted[j]) != key:
+            raise KeyError(passage_id)
+        return int(self._int_order[j])
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_fh"] = None
+        return state
+
+    def __del__(self):  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
