@@ -59,7 +59,7 @@ def _split_positionals(args: list[str]) -> tuple[list[str], list[str]]:
         elif arg.startswith("-"):
             rest.append(arg)
             expect_value = arg in _FLAGS_WITH_VALUE
-        elif "=" in arg:
+        elif "=" in arg or arg.startswith("~"):  # key=value, +key=value, ~key (delete)
             rest.append(arg)
         else:
             positional.append(arg)
@@ -121,6 +121,8 @@ def _report_errors(func):
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         fail(condense_config_error(ex))
+    except PermissionError as ex:  # e.g. an output dir that is not writable
+        fail(f"{ex.filename or ex}: permission denied (expected a writable path; set hydra.run.dir=...)")
     except KeyboardInterrupt:
         sys.stderr.write("rom: interrupted\n")
         raise SystemExit(130) from None
@@ -136,6 +138,7 @@ def _quiet_libraries() -> None:
     import logging
 
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -160,6 +163,8 @@ def _run_app(command: str) -> None:
             return module.run(cfg)
         except RomError as ex:  # handled here so Hydra adds no "Error executing job" line
             fail(str(ex))
+        except PermissionError as ex:
+            fail(f"{ex.filename or ex}: permission denied (expected a writable path)")
 
     app()
 

@@ -176,6 +176,7 @@ class DenseIndex:
             "extra": dict(meta or {}),
         }
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the index is an ordinary shareable folder
         try:
             faiss.write_index(self.index, str(tmp / INDEX_FILE))
             (tmp / IDS_FILE).write_text(json.dumps(list(passage_ids)), encoding="utf-8")
