@@ -1,7 +1,59 @@
-"""`rom eval`: lands with the eval/index/ask/report issue."""
+"""`rom eval checkpoint=PATH`: report.json, report.md, predictions.jsonl and a table (dense, BM25, hybrid)."""
 
-from rom_cli.errors import RomError
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
 
 
-def run(cfg) -> None:
-    raise RomError("rom eval: not implemented yet (tracked by the eval/index/ask/report issue)")
+def run(cfg) -> dict:
+    from rom_cli.data.load import load_task
+    from rom_cli.evaluation.checkpoint_eval import (
+        compare_with_training,
+        evaluate_checkpoint,
+        reproduction_line,
+        table_rows,
+        write_outputs,
+    )
+    from rom_cli.evaluation.session import (
+        command_line_overrides,
+        effective_config,
+        open_checkpoint,
+        peek_run_config,
+        required,
+    )
+
+    console, err = Console(), Console(stderr=True)
+    path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom eval checkpoint=outputs/train/<date>/<time>`"))
+    eff = effective_config(cfg, run_cfg, command_line_overrides())
+    session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
+    split = str(eff.task.eval_split)
+    data = load_task(eff.task, eff.data)
+    questions, corpus = data.split(split), data.corpus(split)
+    result = evaluate_checkpoint(session, eff, corpus, questions, cfg.index_dir, bool(cfg.compare),
+                                 bool(cfg.predictions), log=lambda m: err.print(m))
+    training = compare_with_training(session, eff, result.results[result.primary])
+    index = result.index.get("reused") or (f"{result.index['type']} (built for this run)" if result.index else "-")
+    context = {"checkpoint": str(path), "step": session.step, "fingerprint": session.meta.get("fingerprint"),
+               "task": str(eff.task.name), "split": split, "questions": len(questions),
+               "corpus_passages": len(corpus), "index": index, "device": str(session.device),
+               "precision": str(eff.precision), "training": training,
+               "settings": OmegaConf.to_container(eff, resolve=True)}
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    written = write_outputs(run_dir, result, context)
+
+    header, rows = table_rows(result)
+    table = Table(title=f"rom eval: {eff.task.name}, {split} split, {len(questions)} questions, {len(corpus)} passages")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if training is not None:
+        console.print(f"training-time metrics: {reproduction_line(training)}")
+    console.print(f"checkpoint {path} (step {session.step}); wrote " + ", ".join(str(p) for p in written.values()))
+    return {"results": result.results, "training": training}

@@ -1,7 +1,43 @@
-"""`rom index`: lands with the eval/index/ask/report issue."""
+"""`rom index checkpoint=PATH [task=...] [index=hnsw]`: encode a corpus and save a self-contained index folder."""
 
-from rom_cli.errors import RomError
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+from rich.console import Console
 
 
-def run(cfg) -> None:
-    raise RomError("rom index: not implemented yet (tracked by the eval/index/ask/report issue)")
+def run(cfg) -> Path:
+    from rom_cli.data.load import load_task
+    from rom_cli.evaluation.session import (
+        command_line_overrides,
+        effective_config,
+        open_checkpoint,
+        peek_run_config,
+        required,
+    )
+    from rom_cli.model.encode import encode_corpus
+    from rom_cli.retrieval.faiss_index import DenseIndex
+    from rom_cli.retrieval.index_store import save_index_folder
+
+    console, err = Console(), Console(stderr=True)
+    path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom index checkpoint=outputs/train/<date>/<time>`"))
+    eff = effective_config(cfg, run_cfg, command_line_overrides(), sections=("task", "data", "index"))
+    session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
+    split = str(cfg.split or eff.task.eval_split)
+    corpus = load_task(eff.task, eff.data).corpus(split)
+    err.print(f"encoding {len(corpus)} passages ({eff.task.name}, {split} split) with {path}...")
+    vectors, stats = encode_corpus(session.model, session.packer, corpus, session.enc_cfg.passage_max_length,
+                                   int(eff.index.encode_batch_size), session.device, eff.precision)
+    index = DenseIndex.build(vectors, eff.index)
+    out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir) / "index"
+    extra = {"checkpoint": str(path), "step": session.step, "encoder": session.enc_cfg.name,
+             "task": str(eff.task.name), "split": split, "passages_per_s": stats["passages_per_s"],
+             "encode_seconds": stats["seconds"], "device": str(session.device), "precision": str(eff.precision),
+             "config": OmegaConf.to_container(eff.index, resolve=True)}
+    save_index_folder(out, index, corpus, session.fingerprint(), extra)
+    console.print(f"index {out}: {len(index)} passages, {index.kind}{' ' + str(index.params) if index.params else ''}, dim {index.dim}, "
+                  f"fingerprint {session.fingerprint()}, {stats['passages_per_s']:.0f} passages/s")
+    return out

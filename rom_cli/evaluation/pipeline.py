@@ -47,16 +47,20 @@ class AnswerMatcher:
 
 
 def retrieve(setup: EvalSetup, corpus, questions, k: int, vectors: np.ndarray | None = None,
-             bm25=None, retriever: str = "dense", hybrid_weight: float = 0.5):
-    """Top-k corpus positions per question. Returns (scores, indices, passage vectors, stats)."""
+             bm25=None, retriever: str = "dense", hybrid_weight: float = 0.5, index: DenseIndex | None = None):
+    """Top-k corpus positions per question. Returns (scores, indices, passage vectors, stats).
+
+    `index`: an already built (or loaded) dense index over `corpus`, in corpus order: nothing is encoded.
+    """
     stats = {}
     q_tokens = setup.packer.tokenize([q.text for q in questions])
     dense = None
     if retriever in ("dense", "hybrid"):
-        if vectors is None:
-            vectors, stats = encode_corpus(setup.model, setup.packer, corpus, setup.enc_cfg.passage_max_length,
-                                           setup.index_cfg.encode_batch_size, setup.device, setup.precision)
-        index = DenseIndex.build(vectors, setup.index_cfg)
+        if index is None:
+            if vectors is None:
+                vectors, stats = encode_corpus(setup.model, setup.packer, corpus, setup.enc_cfg.passage_max_length,
+                                               setup.index_cfg.encode_batch_size, setup.device, setup.precision)
+            index = DenseIndex.build(vectors, setup.index_cfg)
         q_vec = encode_queries(setup.model, setup.packer, q_tokens, setup.enc_cfg.query_max_length,
                                setup.eval_cfg.batch_size, setup.device, setup.precision)
         dense = index.search(q_vec, min(k, len(corpus)))
@@ -83,14 +87,16 @@ def _em_f1(answers, questions) -> dict:
 
 
 def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25=None,
-             with_predictions: bool = False) -> tuple[dict, list[dict]]:
-    """All metrics for one (model, corpus, questions); predictions per question on request."""
+             with_predictions: bool = False, index: DenseIndex | None = None) -> tuple[dict, list[dict]]:
+    """All metrics for one (model, corpus, questions); predictions per question on request.
+
+    `index`: a dense index over `corpus` to search instead of encoding the corpus again."""
     t0 = time.perf_counter()
     ks = sorted({int(k) for k in setup.eval_cfg.top_k})
     read_ks = sorted({int(k) for k in setup.eval_cfg.read_top_k})
     depth = max(ks + read_ks + [100])
     scores, idx, _, enc_stats = retrieve(setup, corpus, questions, depth, bm25=bm25, retriever=retriever,
-                                         hybrid_weight=float(setup.eval_cfg.hybrid_weight))
+                                         hybrid_weight=float(setup.eval_cfg.hybrid_weight), index=index)
     matcher = AnswerMatcher(corpus)
     answers_norm = [[normalize_answer(a) for a in q.answers] for q in questions]
     answer_hits = [[matcher.contains(int(p), answers_norm[i]) for p in row if p >= 0] for i, row in enumerate(idx)]
