@@ -253,6 +253,7 @@ class Trainer:
             self.step0 = self.evaluate()
         start_step, started = self.step, time.perf_counter()
         recent: dict[str, float] = {}
+        window: dict[str, list[float]] = {}  # losses since the last log line, per task
         try:
             with Progress(TextColumn("[bold blue]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           TextColumn("{task.fields[info]}"), console=self.console, transient=False) as progress:
@@ -262,6 +263,8 @@ class Trainer:
                     losses = self.train_step()
                     self.step += 1
                     recent.update(losses)
+                    for name, value in losses.items():
+                        window.setdefault(name, []).append(value)
                     done = self.step - start_step
                     rate = sum(s["examples"] for s in self.stats.values()) / max(
                         1e-9, sum(s["seconds"] for s in self.stats.values()))
@@ -270,10 +273,12 @@ class Trainer:
                         info += f" | index rebuilt ({self.index_events[-1]['passages_per_s']:.0f} p/s)"
                     progress.update(bar, completed=self.step, info=info)
                     if self.step % int(t.log_every) == 0 or self.step == int(t.max_steps):
-                        self._log({"step": self.step, "losses": losses, "lr": self.scheduler.get_last_lr()[0],
+                        self._log({"step": self.step, "losses": {k: float(np.mean(v)) for k, v in window.items()},
+                                   "lr": self.scheduler.get_last_lr()[0],
                                    "probabilities": self.sampler.probabilities(self.step - 1),
                                    "examples_per_s": rate, "elapsed_s": time.perf_counter() - started,
                                    "steps_this_session": done})
+                        window = {}
                     if self.step % int(t.checkpoint_every) == 0 or self.step == int(t.max_steps):
                         self.save()
         except KeyboardInterrupt:

@@ -116,3 +116,28 @@ def test_impossible_values_fail_before_loading(tiny_cfg, tmp_path):
         Trainer(tiny_cfg("index.refresh_every=0"), tmp_path)
     with pytest.raises(RomError, match="encoder.reader_max_length"):
         Trainer(tiny_cfg("encoder.reader_max_length=4096"), tmp_path)
+
+
+def test_nonfinite_loss_stops_naming_step_task_and_batch(tiny_cfg, tmp_path, monkeypatch):
+    from rom_cli.tasks.ict import IctObjective
+
+    monkeypatch.setattr(IctObjective, "loss", lambda self, model, batch, device: torch.tensor(float("nan")))
+    with pytest.raises(RomError, match=r"non-finite loss .* at step 0, task 'ict', batch examples \["):
+        Trainer(tiny_cfg("mixture=ict_only"), tmp_path).run()
+
+
+def test_nonfinite_loss_can_be_skipped_and_counted(tiny_cfg, tmp_path, monkeypatch):
+    from rom_cli.tasks.ict import IctObjective
+
+    original = IctObjective.loss
+    calls = {"n": 0}
+
+    def sometimes_nan(self, model, batch, device):
+        calls["n"] += 1
+        loss = original(self, model, batch, device)
+        return loss * float("nan") if calls["n"] == 2 else loss
+
+    monkeypatch.setattr(IctObjective, "loss", sometimes_nan)
+    metrics = Trainer(tiny_cfg("mixture=ict_only", "trainer.skip_nonfinite=true"), tmp_path).run()
+    assert metrics["train"]["skipped_batches"] == 1
+    assert metrics["train"]["steps"] == 3
