@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""Trainer and index-rebuild overhead against the bare model, written as JSON.
+
+1. Train step: the same retrieval batch, (a) bare: backbone forward + in-batch softmax loss +
+   backward + AdamW step, (b) `Trainer.train_step()` with its batch source pinned to that batch
+   (sampler, autocast, clipping, scheduler and bookkeeping included). Target: (b) within 15 % of (a).
+2. Index rebuild: `encode_passage_tokens` (packing, length sorting, pooling, copy to numpy) against
+   bare backbone forward passes over the same packed batches, same batch size and precision.
+   Target: at least 80 % of the bare throughput.
+
+    python scripts/bench_speed.py --out benchmarks/results/speed-cpu.json [overrides...]
+Overrides are Hydra overrides of `conf/train.yaml` (default: the demo task with MiniLM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def compose(overrides):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    from rom_cli.config.schema import register_configs
+
+    register_configs()
+    with initialize_config_module("rom_cli.conf", version_base="1.3"):
+        return hydra_compose("train", overrides=list(overrides))
+
+
+def timed(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--passages", type=int, default=256, help="passages encoded for the index benchmark")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+
+    from rom_cli.model.encode import PassageTokens, encode_passage_tokens
+    from rom_cli.model.runtime import autocast
+    from rom_cli.tasks.base import multi_positive_nll
+    from rom_cli.training.trainer import Trainer
+
+    cfg = compose(["mixture=retrieval_only", "objectives.retrieval.hard_negatives=0", "trainer.eval_at_start=false",
+                   *args.overrides])
+    trainer = Trainer(cfg, Path("/tmp/rom-bench-speed"))
+    model, device, precision = trainer.model, trainer.device, trainer.precision
+    objective = trainer.objectives["retrieval"]
+    batch = objective.next_batch(np.random.default_rng(0))
+    on_device = {k: {kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v for k, v in batch.items()}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    backbone = model.backbone("query")
+
+    def pooled(b):
+        states = backbone(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
+                          token_type_ids=b["token_type_ids"]).last_hidden_state
+        mask = b["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return torch.nn.functional.normalize(((states * mask).sum(1) / mask.sum(1)).float(), dim=-1)
+
+    def bare_step():
+        with autocast(device, precision):
+            q, p = pooled(on_device["queries"]), pooled(on_device["passages"])
+            loss = multi_positive_nll(q @ p.T / cfg.encoder.temperature, on_device["positive"].to(device))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    objective.next_batch = lambda rng: dict(batch)  # pin the trainer to the same batch
+
+    def trainer_step():
+        trainer.train_step()
+        trainer.step += 1
+
+    sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
+    bare = timed(lambda: (bare_step(), sync()), args.repeats)
+    full = timed(lambda: (trainer_step(), sync()), args.repeats)
+
+    # index rebuild against bare forward passes over the same packed, length-sorted batches
+    passages = [trainer.ctx.corpus[i] for i in range(min(args.passages, len(trainer.ctx.corpus)))]
+    tokens = PassageTokens(trainer.packer, passages)
+    size, max_len = int(cfg.index.encode_batch_size), int(cfg.encoder.passage_max_length)
+    lengths = [len(t) + len(x) for t, x in zip(tokens.titles, tokens.texts, strict=True)]
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    packed = [trainer.packer.passages([tokens.titles[i] for i in order[lo:lo + size]],
+                                      [tokens.texts[i] for i in order[lo:lo + size]], max_len)
+              for lo in range(0, len(order), size)]
+    packed = [{k: v.to(device) for k, v in b.items()} for b in packed]
+    model.eval()
+
+    @torch.no_grad()
+    def bare_encode():
+        for b in packed:
+            with autocast(device, precision):
+                backbone(**b)
+        sync()
+
+    def rom_encode():
+        encode_passage_tokens(model, trainer.packer, tokens, max_len, size, device, precision)
+        sync()
+
+    bare_enc = timed(bare_encode, max(2, args.repeats // 3), warmup=1)
+    rom_enc = timed(rom_encode, max(2, args.repeats // 3), warmup=1)
+    n = len(passages)
+    result = {
+        "hardware": {"device": str(device), "cpu": platform.processor() or platform.machine(),
+                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                     "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None},
+        "config": {"encoder": cfg.encoder.name, "precision": str(getattr(precision, "value", precision)),
+                   "task": cfg.task.name, "retrieval_batch": int(cfg.objectives.retrieval.batch_size),
+                   "encode_batch_size": size, "passage_max_length": max_len, "overrides": args.overrides},
+        "train_step": {"bare_seconds": bare, "trainer_seconds": full, "overhead": full / bare - 1.0,
+                       "target_overhead": 0.15, "examples": int(batch["examples"])},
+        "index_encode": {"passages": n, "bare_passages_per_s": n / bare_enc, "rom_passages_per_s": n / rom_enc,
+                         "ratio": bare_enc / rom_enc, "target_ratio": 0.8},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
