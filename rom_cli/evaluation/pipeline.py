@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rom_cli.evaluation.metrics import exact_match, f1, mrr_at, normalize_answer, topk_accuracy
-from rom_cli.evaluation.reading import LazyPassageTokens, read_candidates
+from rom_cli.evaluation.reading import LazyPassageTokens, pick_answers, read_candidates, score_windows
 from rom_cli.model.encode import encode_corpus, encode_queries
 from rom_cli.model.inputs import Packer
 from rom_cli.retrieval.faiss_index import DenseIndex
@@ -130,10 +130,16 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
         gold_answers = read([q_ids[i] for i in gold_rows], gold_cands)
         metrics["reader_gold"] = _em_f1(gold_answers, [questions[i] for i in gold_rows])
     end_to_end, e2e_answers = {}, {}
-    for k in read_ks:
-        cands = [[int(p) for p in row[:k] if p >= 0] for row in idx]
-        e2e_answers[k] = read(q_ids, cands)
-        end_to_end[f"top{k}"] = _em_f1(e2e_answers[k], questions)
+    if read_ks:  # read the deepest k once; every smaller k is a subset of its windows
+        deepest = [[int(p) for p in row[: read_ks[-1]] if p >= 0] for row in idx]
+        windows = score_windows(setup.model, setup.packer, setup.enc_cfg, q_ids, deepest, tokens,
+                                setup.eval_cfg.batch_size, setup.device, setup.precision)
+        priors = None
+        if retriever == "dense" and setup.eval_cfg.rank_with_retriever:
+            priors = [row[row > -np.inf] / float(setup.enc_cfg.temperature) for row in scores]
+        for k in read_ks:
+            e2e_answers[k] = pick_answers(windows, corpus, len(questions), k, priors)
+            end_to_end[f"top{k}"] = _em_f1(e2e_answers[k], questions)
     metrics["end_to_end"] = end_to_end
     metrics["speed"] = {"index_passages_per_s": enc_stats.get("passages_per_s"), "eval_seconds": time.perf_counter() - t0}
 

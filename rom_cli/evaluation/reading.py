@@ -2,8 +2,9 @@
 
 Every candidate passage is cut into windows; each window gets its best span (start + end log-probs
 within the window) and a relevance logit. A question's answer is the window maximising
-log_softmax(relevance over its windows) + span log-prob: raw span scores alone are not comparable
-across passages (REFERENCE.md, section 4), the relevance term makes them so.
+log_softmax(relevance over its windows) + span log-prob (+ the retriever's log-softmax over the
+candidates when asked): raw span scores alone are not comparable across passages (REFERENCE.md,
+section 4), the relevance and retrieval terms make them so.
 """
 
 from __future__ import annotations
@@ -62,34 +63,46 @@ def _best_spans(start: torch.Tensor, end: torch.Tensor, mask: torch.Tensor, max_
     return best, arg // length, arg % length
 
 
+@dataclass
+class WindowScores:
+    """Per window row: its question, passage (corpus position), rank among the question's
+    candidates, relevance logit, best span log-prob and the span's character offsets."""
+
+    question: np.ndarray
+    passage: np.ndarray
+    rank: np.ndarray
+    relevance: np.ndarray
+    span: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+
 @torch.no_grad()
-def read_candidates(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
-                    tokens: LazyPassageTokens, corpus, batch_size: int, device, precision) -> list[Answer | None]:
-    """The best answer per question among its candidate passages (corpus positions)."""
+def score_windows(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
+                  tokens: LazyPassageTokens, batch_size: int, device, precision) -> WindowScores:
+    """Run the reader over every window of every candidate passage, once."""
     tokens.prefetch(p for cands in candidates for p in cands)
-    rows = []  # (question, passage, window lo, window hi)
+    rows = []  # (question, passage, rank, window lo, window hi)
     for qi, cands in enumerate(candidates):
         q = question_ids[qi][: enc_cfg.query_max_length]
         budget = window_budget(enc_cfg.reader_max_length, len(q))
-        for p in cands:
+        for rank, p in enumerate(cands):
             ids, _ = tokens.get(int(p))
             for lo, hi in windows(len(ids), budget, int(enc_cfg.reader_stride)):
-                rows.append((qi, int(p), lo, hi))
-    if not rows:
-        return [None] * len(candidates)
-    order = np.argsort([-(min(len(question_ids[r[0]]), enc_cfg.query_max_length) + r[3] - r[2]) for r in rows],
+                rows.append((qi, int(p), rank, lo, hi))
+    n = len(rows)
+    span_lp, rel = np.zeros(n), np.zeros(n)
+    span_pos = np.zeros((n, 2), dtype=np.int64)
+    order = np.argsort([-(min(len(question_ids[r[0]]), enc_cfg.query_max_length) + r[4] - r[3]) for r in rows],
                        kind="stable")
-    span_lp = np.zeros(len(rows), dtype=np.float64)
-    rel = np.zeros(len(rows), dtype=np.float64)
-    span_pos = np.zeros((len(rows), 2), dtype=np.int64)
     was_training = model.training
     model.eval()
     try:
-        for lo in range(0, len(order), batch_size):
+        for lo in range(0, n, batch_size):
             chunk = order[lo: lo + batch_size]
             batch = packer.reader_pairs(
                 [question_ids[rows[r][0]] for r in chunk],
-                [tokens.get(rows[r][1])[0][rows[r][2]: rows[r][3]] for r in chunk],
+                [tokens.get(rows[r][1])[0][rows[r][3]: rows[r][4]] for r in chunk],
                 enc_cfg.reader_max_length, enc_cfg.query_max_length,
             )
             offset = batch.pop("window_offset")
@@ -103,18 +116,47 @@ def read_candidates(model, packer: Packer, enc_cfg, question_ids: list[list[int]
             span_pos[chunk, 1] = (e.cpu() - offset).numpy()
     finally:
         model.train(was_training)
-    by_question: dict[int, list[int]] = {}
-    for r, row in enumerate(rows):
-        by_question.setdefault(row[0], []).append(r)
-    answers: list[Answer | None] = [None] * len(candidates)
-    for qi, rs in by_question.items():
-        rel_q = rel[rs]
-        rel_lp = rel_q - (np.log(np.exp(rel_q - rel_q.max()).sum()) + rel_q.max())
-        total = rel_lp + span_lp[rs]
+    starts, ends = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for r, (_, p, _, w_lo, _) in enumerate(rows):
+        offsets = tokens.get(p)[1]
+        starts[r] = offsets[w_lo + span_pos[r, 0]][0]
+        ends[r] = offsets[w_lo + span_pos[r, 1]][1]
+    col = lambda j: np.asarray([r[j] for r in rows], dtype=np.int64)  # noqa: E731
+    return WindowScores(col(0), col(1), col(2), rel, span_lp, starts, ends)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    m = x.max()
+    return x - (m + np.log(np.exp(x - m).sum()))
+
+
+def pick_answers(scores: WindowScores, corpus, n_questions: int, k: int | None = None,
+                 priors: list[np.ndarray] | None = None) -> list[Answer | None]:
+    """Best answer per question among its first k candidates (all when k is None).
+
+    Score of a window = log_softmax(relevance over the question's windows) + span log-prob, plus
+    log_softmax(retrieval score over the k candidates) of its passage when `priors` are given."""
+    answers: list[Answer | None] = [None] * n_questions
+    keep = np.ones(len(scores.question), dtype=bool) if k is None else scores.rank < k
+    for qi in range(n_questions):
+        rs = np.flatnonzero(keep & (scores.question == qi))
+        if len(rs) == 0:
+            continue
+        total = _log_softmax(scores.relevance[rs]) + scores.span[rs]
+        if priors is not None:
+            prior = np.asarray(priors[qi], dtype=np.float64)
+            prior = _log_softmax(prior[: (k if k is not None else len(prior))])
+            total = total + prior[scores.rank[rs]]
         best = rs[int(np.argmax(total))]
-        _, p, w_lo, _ = rows[best]
-        _, offsets = tokens.get(p)
-        a = offsets[w_lo + span_pos[best, 0]][0]
-        b = offsets[w_lo + span_pos[best, 1]][1]
-        answers[qi] = Answer(corpus[p].text[a:b], float(total.max()), p, int(a), int(b))
+        p = int(scores.passage[best])
+        a, b = int(scores.start[best]), int(scores.end[best])
+        answers[qi] = Answer(corpus[p].text[a:b], float(total.max()), p, a, b)
     return answers
+
+
+def read_candidates(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
+                    tokens: LazyPassageTokens, corpus, batch_size: int, device, precision,
+                    priors: list[np.ndarray] | None = None) -> list[Answer | None]:
+    """The best answer per question among its candidate passages (corpus positions)."""
+    scores = score_windows(model, packer, enc_cfg, question_ids, candidates, tokens, batch_size, device, precision)
+    return pick_answers(scores, corpus, len(candidates), priors=priors)
