@@ -77,6 +77,8 @@ def main() -> None:
         mask = b["attention_mask"].unsqueeze(-1).to(states.dtype)
         return torch.nn.functional.normalize(((states * mask).sum(1) / mask.sum(1)).float(), dim=-1)
 
+    model.train()  # both sides train with dropout on (from_pretrained leaves a model in eval mode)
+
     def bare_step():
         with autocast(device, precision):
             q, p = pooled(on_device["queries"]), pooled(on_device["passages"])
