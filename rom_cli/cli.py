@@ -9,10 +9,12 @@ traceback (exit 1).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
 import traceback
+from pathlib import Path
 
 SUBCOMMANDS: dict[str, str] = {
     "train": "train one shared encoder on a task mixture (ICT, retrieval, extractive QA)",
@@ -106,12 +108,33 @@ def condense_config_error(ex: BaseException) -> str:
     return message
 
 
+# Errors writing outputs that the user fixes by pointing at another place (not bugs): one line.
+_OUTPUT_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def output_error(ex: OSError) -> str | None:
+    """One line for a path that cannot be written (a parent that is a file, no permission, a read-only
+    or full disk) or read (no permission), naming it; None for other OSErrors (bugs keep their traceback)."""
+    kinds = (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)
+    if not isinstance(ex, kinds) and ex.errno not in _OUTPUT_ERRNOS:
+        return None
+    path = ex.filename if ex.filename is not None else "?"
+    reason = (ex.strerror or type(ex).__name__).lower()
+    if isinstance(ex, PermissionError) and os.path.isfile(path) and not os.access(path, os.R_OK):
+        return f"{path}: {reason}: expected a readable file"
+    blocker = next((p for p in [path, *map(str, Path(str(path)).parents)] if os.path.isfile(p)), None)
+    if blocker is not None and blocker != path:
+        reason = f"{blocker} is a file"
+    return (f"{path}: cannot write there ({reason}): expected a writable directory "
+            "(set hydra.run.dir=... or the command's output path)")
+
+
 def _report_errors(func):
     """Replacement for hydra._internal.utils.run_and_report (see module docstring)."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from rom_cli.errors import RomError, fail
+    from rom_cli.errors import RomError, fail, one_line
 
     try:
         return func()
@@ -121,10 +144,13 @@ def _report_errors(func):
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         fail(condense_config_error(ex))
-    except PermissionError as ex:  # e.g. an output dir that is not writable
-        fail(f"{ex.filename or ex}: permission denied (expected a writable path; set hydra.run.dir=...)")
-    except KeyboardInterrupt:
-        sys.stderr.write("rom: interrupted\n")
+    except OSError as ex:  # e.g. an output dir that is not writable (Hydra creates the run dir)
+        message = output_error(ex)
+        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        fail(message)
+    except KeyboardInterrupt as ex:  # the trainer's message says where it saved and how to continue
+        sys.stderr.write(f"rom: {one_line(str(ex)) or 'interrupted'}\n")
         raise SystemExit(130) from None
     except Exception:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
@@ -163,8 +189,11 @@ def _run_app(command: str) -> None:
             return module.run(cfg)
         except RomError as ex:  # handled here so Hydra adds no "Error executing job" line
             fail(str(ex))
-        except PermissionError as ex:
-            fail(f"{ex.filename or ex}: permission denied (expected a writable path)")
+        except OSError as ex:
+            message = output_error(ex)
+            if message is None:
+                raise
+            fail(message)
 
     app()
 

@@ -26,10 +26,12 @@ def run(cfg) -> dict:
         peek_run_config,
         required,
     )
+    from rom_cli.training.validate import validate_eval_config
 
     console, err = Console(), Console(stderr=True)
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom eval checkpoint=outputs/train/<date>/<time>`"))
     eff = effective_config(cfg, run_cfg, command_line_overrides())
+    validate_eval_config(eff)
     session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
     split = str(eff.task.eval_split)
     data = load_task(eff.task, eff.data)

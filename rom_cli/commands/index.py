@@ -20,11 +20,15 @@ def run(cfg) -> Path:
     )
     from rom_cli.model.encode import encode_corpus
     from rom_cli.retrieval.faiss_index import DenseIndex
-    from rom_cli.retrieval.index_store import save_index_folder
+    from rom_cli.retrieval.index_store import check_index_target, save_index_folder
+    from rom_cli.training.validate import validate_eval_config
 
     console, err = Console(), Console(stderr=True)
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom index checkpoint=outputs/train/<date>/<time>`"))
     eff = effective_config(cfg, run_cfg, command_line_overrides(), sections=("task", "data", "index"))
+    validate_eval_config(eff)
+    out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir) / "index"
+    check_index_target(out)  # before the encoding, not after it
     session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
     split = str(cfg.split or eff.task.eval_split)
     corpus = load_task(eff.task, eff.data).corpus(split)
@@ -32,7 +36,6 @@ def run(cfg) -> Path:
     vectors, stats = encode_corpus(session.model, session.packer, corpus, session.enc_cfg.passage_max_length,
                                    int(eff.index.encode_batch_size), session.device, eff.precision)
     index = DenseIndex.build(vectors, eff.index)
-    out = Path(cfg.out) if cfg.out else Path(HydraConfig.get().runtime.output_dir) / "index"
     extra = {"checkpoint": str(path), "step": session.step, "encoder": session.enc_cfg.name,
              "task": str(eff.task.name), "split": split, "passages_per_s": stats["passages_per_s"],
              "encode_seconds": stats["seconds"], "device": str(session.device), "precision": str(eff.precision),

@@ -232,6 +232,13 @@ class TrainerConfig:
     resume: str = "auto"  # auto: latest checkpoint of the run dir; never; or a checkpoint path
     eval_at_start: bool = True  # also evaluate the untrained model (step 0)
     skip_nonfinite: bool = False  # true: skip a batch whose loss is NaN/inf instead of stopping
+    # Model selection. None: no best-checkpoint tracking (only the last keep_last checkpoints are kept).
+    # N: every N steps (and at the last step) evaluate on the dev split (the eval split when the task
+    # has no dev split), save a checkpoint, and keep the best one by best_metric (higher is better)
+    # beside the last keep_last; checkpoints/BEST names it.
+    eval_every: int | None = None
+    best_metric: str = "end_to_end.top1.em"  # a dotted path into the evaluation metrics
+    select_limit: int = 200  # questions of the selection split evaluated (a fixed seeded subset)
 
 
 @dataclass

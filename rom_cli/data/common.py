@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rom_cli.data.types import AnswerSpan, LoadStats
@@ -58,15 +58,41 @@ def find_spans(passage_id: str, text: str, answers: Iterable[str]) -> list[Answe
     return spans
 
 
+def not_utf8(path, data: bytes, ex: UnicodeDecodeError, line: int | None = None) -> DataError:
+    """A DataError for bytes that are not UTF-8: the file, the line (from the byte offset when not
+    given) and the offending byte."""
+    if line is None:
+        line = data.count(b"\n", 0, ex.start) + 1
+    bad = data[ex.start:ex.start + 1]
+    return DataError(path, f"not UTF-8 text ({ex.reason}, byte {bad!r}): expected a UTF-8 encoded file", line=line)
+
+
 def read_json(path: str | Path):
-    """Parse a JSON file; a syntax error becomes a DataError naming the file and line."""
+    """Parse a JSON file; a syntax error, an empty file or non-UTF-8 bytes become a DataError naming
+    the file and line."""
+    with open(path, "rb") as f:
+        data = f.read()
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        text = data.decode("utf-8-sig")  # a byte order mark is tolerated
+    except UnicodeDecodeError as ex:
+        raise not_utf8(path, data, ex) from None
+    if not text.strip():
+        raise DataError(path, "empty file: expected a JSON document")
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as ex:
         raise DataError(path, f"invalid JSON: {ex.msg} (column {ex.colno})", line=ex.lineno) from None
-    except UnicodeDecodeError as ex:
-        raise DataError(path, f"not UTF-8 text: {ex.reason} at byte {ex.start}") from None
+
+
+def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line of a UTF-8 text file (line endings kept); bytes that are not
+    UTF-8 are a DataError naming the file and line."""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as ex:
+                raise not_utf8(path, raw, ex, line=n) from None
 
 
 def answer_list(value, path, line: int | None = None, what: str = "answers") -> list[str]:

@@ -5,8 +5,10 @@
   negatives become `hard_negative_ids`; answer spans are found in the positive ctx texts
   (case-sensitive first, then case-insensitive, word-bounded). A ctx without an id gets a stable
   hash of title + text. The ctxs themselves form the corpus when no passages TSV is configured.
+  A repeated question id is skipped and counted (the first one is kept).
 - Passages TSV (`id<TAB>text<TAB>title`, header line, e.g. psgs_w100.tsv with 21M rows):
-  `TsvCorpus` keeps only byte offsets (and ids) in numpy arrays and parses one line per access.
+  `TsvCorpus` keeps only byte offsets (and ids) in numpy arrays and parses one line per access (so a
+  row that is not UTF-8 is reported, with its line, when it is first read).
 - QA CSV: `question<TAB>["answer", ...]` per line (a JSON or Python list literal), answers only.
 """
 
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rom_cli.data.common import answer_list, find_spans, read_json, stable_id
+from rom_cli.data.common import answer_list, find_spans, not_utf8, read_json, stable_id, text_lines
 from rom_cli.data.types import Corpus, LoadStats, Passage, Question
 from rom_cli.errors import DataError
 
@@ -50,6 +52,7 @@ def parse_dpr_retriever(
     stem = Path(path).name.split(".")[0]
     passages: dict[str, Passage] = {}
     questions: list[Question] = []
+    seen_qids: set[str] = set()
     for i, item in enumerate(items):
         where = f"record {i}"
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
@@ -85,6 +88,10 @@ def parse_dpr_retriever(
                 if s not in spans:
                     spans.append(s)
         qid = str(item.get("id") or item.get("qid") or f"{stem}-{i}")
+        if qid in seen_qids:
+            stats.skip("duplicate question id")
+            continue
+        seen_qids.add(qid)
         questions.append(
             Question(qid, text, answers, spans, ctx_ids["positive_ctxs"], ctx_ids["hard_negative_ctxs"])
         )
@@ -117,33 +124,46 @@ def load_qa_csv(path: str | Path, stats: LoadStats | None = None) -> list[Questi
     stats = stats if stats is not None else LoadStats()
     stem = Path(path).name.split(".")[0]
     questions = []
-    with open(path, encoding="utf-8", newline="") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
+    for n, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
             row = next(csv.reader([line.rstrip("\r\n")], delimiter="\t"))
-            if len(row) != 2:
-                raise DataError(
-                    path, f"expected 2 tab-separated columns (question, answers list), found {len(row)}", line=n
-                )
-            value = _parse_answer_literal(row[1])
-            if value is None:
-                raise DataError(path, f"answers column is not a list literal: {row[1][:60]!r}", line=n)
-            answers = answer_list(value, path, line=n)
-            text = row[0].strip()
-            if not text or not answers:
-                stats.skip("empty question text" if not text else "question without answers")
-                continue
-            questions.append(Question(f"{stem}-{n}", text, answers))
+        except csv.Error as ex:
+            raise DataError(path, f"malformed line ({ex}): expected question<TAB>answers list", line=n) from None
+        if len(row) != 2:
+            raise DataError(
+                path, f"expected 2 tab-separated columns (question, answers list), found {len(row)}", line=n
+            )
+        value = _parse_answer_literal(row[1])
+        if value is None:
+            raise DataError(path, f"answers column is not a list literal: {row[1][:60]!r}", line=n)
+        answers = answer_list(value, path, line=n)
+        text = row[0].strip()
+        if not text or not answers:
+            stats.skip("empty question text" if not text else "question without answers")
+            continue
+        questions.append(Question(f"{stem}-{n}", text, answers))
     return questions
 
 
 # ----------------------------------------------------------------------------- passages TSV
 
 
+class RowError(ValueError):
+    """A passages-TSV row the csv module cannot parse (e.g. a stray carriage return)."""
+
+
 def _parse_row(line: bytes) -> list[str]:
     text = line.decode("utf-8").rstrip("\r\n")
-    return next(csv.reader(io.StringIO(text), delimiter="\t", quotechar='"'), [])
+    try:
+        return next(csv.reader(io.StringIO(text), delimiter="\t", quotechar='"'), [])
+    except csv.Error as ex:
+        raise RowError(str(ex)) from None
+
+
+def _malformed(path, ex: RowError, line: int) -> DataError:
+    return DataError(path, f"malformed row ({ex}): expected id<TAB>text<TAB>title", line=line)
 
 
 class TsvCorpus(Corpus):
@@ -249,8 +269,11 @@ class TsvCorpus(Corpus):
         for i in odd.tolist():
             try:
                 row = _parse_row(block[starts[i]:ends[i]])
-            except UnicodeDecodeError:
-                raise DataError(self.path, "not UTF-8 text", line=int(line_numbers[i])) from None
+            except UnicodeDecodeError as ex:
+                raw = block[starts[i]:ends[i]]
+                raise not_utf8(self.path, raw, ex, line=int(line_numbers[i])) from None
+            except RowError as ex:
+                raise _malformed(self.path, ex, int(line_numbers[i])) from None
             if len(row) != ncols:
                 raise DataError(
                     self.path,
@@ -290,8 +313,9 @@ class TsvCorpus(Corpus):
         except ValueError:
             pos: dict[str, int] = {}
             for i, pid in enumerate(ids):
-                if pos.setdefault(pid, i) != i:
-                    raise DataError(self.path, f"duplicate passage id {pid!r}") from None
+                first = pos.setdefault(pid, i)
+                if first != i:
+                    raise self._duplicate(pid, first, i) from None
             self._str_pos = pos
             return
         self._set_int_ids(as_int)
@@ -301,8 +325,27 @@ class TsvCorpus(Corpus):
         sorted_ids = as_int[order]
         dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
         if dup.size:
-            raise DataError(self.path, f"duplicate passage id {int(sorted_ids[dup[0]])}")
+            j = int(dup[0])
+            raise self._duplicate(int(sorted_ids[j]), int(order[j]), int(order[j + 1]))
         self._int_ids, self._int_sorted, self._int_order = as_int, sorted_ids, order
+
+    def _line_at(self, offset: int) -> int:
+        """The 1-based line number of the row starting at byte `offset` (for error messages only)."""
+        count = 0
+        with open(self.path, "rb") as f:
+            while offset > 0:
+                chunk = f.read(min(offset, 1 << 24))
+                if not chunk:
+                    break
+                count += chunk.count(b"\n")
+                offset -= len(chunk)
+        return count + 1
+
+    def _duplicate(self, pid, first: int, again: int) -> DataError:
+        """The error for a passage id on rows `first` and `again` (row positions, not lines)."""
+        line = self._line_at(int(self._offsets[again]))
+        return DataError(self.path, f"duplicate passage id {pid!r} (first on line "
+                                    f"{self._line_at(int(self._offsets[first]))}): expected unique ids", line=line)
 
     def _cache_file(self, cache_dir) -> Path | None:
         if cache_dir is None:
@@ -353,7 +396,16 @@ class TsvCorpus(Corpus):
         if self._fh is None:
             self._fh = open(self.path, "rb")  # noqa: SIM115 - kept open for random access
         self._fh.seek(int(self._offsets[i]))
-        row = _parse_row(self._fh.readline())
+        raw = self._fh.readline()
+        try:
+            row = _parse_row(raw)
+        except UnicodeDecodeError as ex:
+            raise not_utf8(self.path, raw, ex, line=self._line_at(int(self._offsets[i]))) from None
+        except RowError as ex:
+            raise _malformed(self.path, ex, self._line_at(int(self._offsets[i]))) from None
+        if len(row) != len(self.COLUMNS):  # e.g. an unterminated quote that swallowed a tab
+            raise DataError(self.path, f"expected {len(self.COLUMNS)} tab-separated columns (id, text, title), "
+                                       f"found {len(row)}", line=self._line_at(int(self._offsets[i])))
         pid, text, title = (row[c] for c in self._cols)
         return Passage(pid.strip(), text, title)
 

@@ -91,12 +91,12 @@ def load_file(
     return nq.parse_webquestions(obj, path, stats), []
 
 
-def subsample(questions: list[Question], limit: int | None) -> list[Question]:
+def subsample(questions: list[Question], limit: int | None, key: str = "task limit") -> list[Question]:
     """A seeded random subset of `limit` questions, kept in their original order."""
+    if limit is not None and limit < 0:
+        raise ConfigError(key, limit, "a non-negative integer or null")
     if limit is None or limit >= len(questions):
         return questions
-    if limit < 0:
-        raise ConfigError("task limit", limit, "a non-negative integer or null")
     keep = sorted(random.Random(LIMIT_SEED).sample(range(len(questions)), limit))
     return [questions[i] for i in keep]
 
@@ -182,28 +182,34 @@ def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
                 raise ConfigError("task.split_words", words, "0 when task.passages is set (the TSV is used as is)")
             path = resolve_path(task_cfg.passages, "task.passages", data_cfg)
             shared = TsvCorpus(path, getattr(data_cfg, "cache_dir", None) or None)
+            if len(shared) == 0:
+                raise DataError(path, "no passages (task.passages): expected id<TAB>text<TAB>title rows")
         own: dict[str, list[Passage]] = {}
         for s in wanted:
             value = str(getattr(task_cfg, s))
             stats = LoadStats()
+            source = value
             if fmt == "hf":
                 from rom_cli.data.hf import load_hf
 
                 questions, passages = load_hf(task_cfg.hf_name, task_cfg.hf_config, value, stats)
             else:
                 path = resolve_path(value, f"task.{s}", data_cfg)
+                source = str(path)
                 questions, passages = load_file(path, fmt, stats, keep_passages=shared is None)
             if shared is None and words:
                 from rom_cli.data.split import split_passages
 
                 passages, questions = split_passages(passages, questions, words, stride, stats)
             limit = task_cfg.train_limit if s == "train" else task_cfg.eval_limit
-            questions = subsample(questions, None if limit is None else int(limit))
+            questions = subsample(questions, None if limit is None else int(limit),
+                                  "task.train_limit" if s == "train" else "task.eval_limit")
             if shared is not None:
                 questions = _check_against(shared, questions, stats)
             task.stats.merge(prefixed(stats, s))
             if not questions:
-                raise RomError(f"task.{s}: no usable questions in {value}" + _why(stats))
+                raise RomError(f"task.{s}: no usable questions in {source}" + _why(stats)
+                               + ": expected at least one question with an answer")
             task.splits[s] = questions
             own[s] = passages
         for s in wanted:
@@ -231,7 +237,8 @@ def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
             raise RomError(f"task {name!r}: the corpus of split {s!r} is empty")
     if fmt == "demo":
         limits = {s: task_cfg.train_limit if s == "train" else task_cfg.eval_limit for s in wanted}
-        task.splits = {s: subsample(task.splits[s], None if limits[s] is None else int(limits[s])) for s in wanted}
+        task.splits = {s: subsample(task.splits[s], None if limits[s] is None else int(limits[s]),
+                                    "task.train_limit" if s == "train" else "task.eval_limit") for s in wanted}
         if words:
             from rom_cli.data.split import split_passages
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rom_cli.data.common import answer_list, read_json
+from rom_cli.data.common import answer_list, read_json, text_lines
 from rom_cli.data.types import LoadStats, Question
 from rom_cli.errors import DataError
 
@@ -21,30 +21,29 @@ def load_nq_open(path: str | Path, stats: LoadStats | None = None) -> list[Quest
     stem = Path(path).name.split(".")[0]
     questions: list[Question] = []
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as ex:
-                raise DataError(path, f"invalid JSON: {ex.msg} (column {ex.colno})", line=n) from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
-                raise DataError(path, "expected an object with a 'question' string", line=n)
-            raw = obj.get("answer", obj.get("answers"))
-            if raw is None:
-                raise DataError(path, "missing 'answer' (a list of answer strings)", line=n)
-            answers = answer_list(raw, path, line=n, what="answer")
-            qid = str(obj.get("id") or f"{stem}-{n}")
-            if qid in seen:
-                stats.skip("duplicate question id")
-                continue
-            seen.add(qid)
-            text = obj["question"].strip()
-            if not text or not answers:
-                stats.skip("empty question text" if not text else "question without answers")
-                continue
-            questions.append(Question(qid, text, answers))
+    for n, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as ex:
+            raise DataError(path, f"invalid JSON: {ex.msg} (column {ex.colno})", line=n) from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+            raise DataError(path, "expected an object with a 'question' string", line=n)
+        raw = obj.get("answer", obj.get("answers"))
+        if raw is None:
+            raise DataError(path, "missing 'answer' (a list of answer strings)", line=n)
+        answers = answer_list(raw, path, line=n, what="answer")
+        qid = str(obj.get("id") or f"{stem}-{n}")
+        if qid in seen:
+            stats.skip("duplicate question id")
+            continue
+        seen.add(qid)
+        text = obj["question"].strip()
+        if not text or not answers:
+            stats.skip("empty question text" if not text else "question without answers")
+            continue
+        questions.append(Question(qid, text, answers))
     return questions
 
 

@@ -36,15 +36,24 @@ class IndexFolder:
         return str(self.meta.get("fingerprint"))
 
 
-def save_index_folder(target: str | os.PathLike, index: DenseIndex, corpus: Corpus, fingerprint: str,
-                      extra: dict | None = None) -> Path:
-    """Write the index over `corpus` (row i = corpus[i]) and its passage store into `target`."""
+def check_index_target(target: str | os.PathLike) -> Path:
+    """Refuse a target that is a file or a foreign non-empty folder, and create its parent folder
+    (an OSError naming the path when that cannot be done), so a build fails before it starts."""
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise RomError(f"{target}: exists and is not a folder: expected a folder path for the index")
     if target.exists() and any(target.iterdir()) and not (target / META_FILE).is_file():
         raise RomError(f"{target}: refusing to overwrite a non-empty folder that is not a rom index")
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(target.parent, os.W_OK):
+        raise PermissionError(13, "Permission denied", str(target.parent))
+    return target
+
+
+def save_index_folder(target: str | os.PathLike, index: DenseIndex, corpus: Corpus, fingerprint: str,
+                      extra: dict | None = None) -> Path:
+    """Write the index over `corpus` (row i = corpus[i]) and its passage store into `target`."""
+    target = check_index_target(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
     try:
         folder = staging / "index"

@@ -5,7 +5,8 @@ Layout of `<run>/checkpoints/step-000100/`: `encoder/` (or `encoder-query/`, `en
 `trainer_state.pt` (optimizer, scheduler, task streams, RNG states, live index vectors),
 `config.yaml` (the resolved run config) and `meta.json` last. The folder is assembled under a
 temporary name, fsynced, then renamed, so a killed run never leaves a half checkpoint behind;
-`checkpoints/LATEST` names the newest complete one.
+`checkpoints/LATEST` names the newest complete one. Pruning keeps the newest `keep_last` and the one
+`checkpoints/BEST` names (written when the trainer selects checkpoints, `trainer.eval_every`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from omegaconf import OmegaConf
 from rom_cli.errors import RomError
 
 LATEST = "LATEST"
+BEST = "BEST"
 
 
 def _fsync_tree(root: Path) -> None:
@@ -30,14 +32,35 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fh.fileno())
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, fsync it, rename it over `path`: readers see the
+    old file or the new one, never a part; a failed write leaves no temporary file behind."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -49,31 +72,46 @@ def model_state(model) -> dict[str, dict]:
     return {"heads": heads}
 
 
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:07d}"
+
+
 def save_checkpoint(ckpt_dir: Path, step: int, model, tokenizer, cfg, trainer_state: dict, meta: dict,
-                    keep_last: int) -> Path:
+                    keep_last: int, best: str | None = None) -> Path:
+    """Write `checkpoints/step-NNNNNNN/` whole or not at all, point LATEST at it, and prune: the newest
+    `keep_last` checkpoints stay, and so does `best` (a checkpoint name), which BEST then names."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    name = f"step-{step:07d}"
+    name = checkpoint_name(step)
     final = ckpt_dir / name
     tmp = ckpt_dir / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    for stale in ckpt_dir.glob(".step-*.tmp"):  # left by a run killed while saving
+        shutil.rmtree(stale, ignore_errors=True)
     tmp.mkdir()
-    for key, backbone in model.backbones.items():
-        folder = "encoder" if key == "shared" else f"encoder-{key}"
-        backbone.save_pretrained(tmp / folder)
-    tokenizer.save_pretrained(tmp / "tokenizer")
-    torch.save(model_state(model)["heads"], tmp / "heads.pt")
-    torch.save(trainer_state, tmp / "trainer_state.pt")
-    (tmp / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-    (tmp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2, default=str), encoding="utf-8")
-    _fsync_tree(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    try:
+        for key, backbone in model.backbones.items():
+            folder = "encoder" if key == "shared" else f"encoder-{key}"
+            backbone.save_pretrained(tmp / folder)
+        tokenizer.save_pretrained(tmp / "tokenizer")
+        torch.save(model_state(model)["heads"], tmp / "heads.pt")
+        torch.save(trainer_state, tmp / "trainer_state.pt")
+        (tmp / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+        (tmp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2, default=str), encoding="utf-8")
+        _fsync_tree(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(ckpt_dir)
     atomic_write_text(ckpt_dir / LATEST, name + "\n")
+    if best is not None:
+        atomic_write_text(ckpt_dir / BEST, best + "\n")
     steps = sorted(p for p in ckpt_dir.glob("step-*") if p.is_dir())
     for old in steps[: max(0, len(steps) - max(1, keep_last))]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name != best:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -90,6 +128,16 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
             return candidate
     steps = sorted(p for p in ckpt_dir.glob("step-*") if is_checkpoint(p))
     return steps[-1] if steps else None
+
+
+def best_checkpoint(ckpt_dir: Path) -> Path | None:
+    """The checkpoint `checkpoints/BEST` names, if it is complete."""
+    pointer = Path(ckpt_dir) / BEST
+    if pointer.is_file():
+        candidate = Path(ckpt_dir) / pointer.read_text().strip()
+        if is_checkpoint(candidate):
+            return candidate
+    return None
 
 
 def resolve_checkpoint(path: str) -> Path:

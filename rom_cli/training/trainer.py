@@ -4,6 +4,10 @@ Each optimizer step asks the sampler which task(s) the step belongs to, draws `g
 of each, and sums their weighted losses. Every source of randomness is a function of (seed, step)
 or saved in the checkpoint (task streams, torch RNG, live index vectors), so a killed run resumed
 from its last checkpoint continues exactly as the uninterrupted run would have.
+
+Ctrl-C (SIGINT) finishes the current step, saves a checkpoint and exits (a second Ctrl-C stops at
+once without saving). With `trainer.eval_every`, the model is evaluated on the dev split every N
+steps and the best checkpoint by `trainer.best_metric` is kept beside the last `keep_last`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
 import time
 from pathlib import Path
 
@@ -21,8 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rom_cli.config.schema import value_of
-from rom_cli.data.load import load_task
-from rom_cli.errors import RomError
+from rom_cli.data.load import load_task, subsample
+from rom_cli.errors import ConfigError, RomError
 from rom_cli.evaluation.pipeline import EvalSetup, evaluate
 from rom_cli.model.backbone import load_tokenizer
 from rom_cli.model.encode import PassageTokens
@@ -34,6 +39,7 @@ from rom_cli.tasks import build_objectives
 from rom_cli.tasks.base import TaskContext
 from rom_cli.training.checkpoint import (
     atomic_write_json,
+    checkpoint_name,
     latest_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
@@ -41,6 +47,47 @@ from rom_cli.training.checkpoint import (
 from rom_cli.training.live_index import LiveIndex
 from rom_cli.training.schedules import build_sampler
 from rom_cli.training.validate import validate_train_config
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the checkpoint of the interrupted step was saved; the message says
+    where and how to continue (the CLI prints it as one line and exits 130)."""
+
+
+# what an architecture is made of: a checkpoint can only be resumed by a run that agrees on these
+ARCHITECTURE_KEYS = ("name_or_path", "shared", "config_overrides", "projection_dim")
+
+
+def _architecture(enc) -> dict:
+    out = {}
+    for key in ARCHITECTURE_KEYS:
+        value = enc.get(key) if hasattr(enc, "get") else getattr(enc, key, None)
+        out[key] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    out["config_overrides"] = dict(out["config_overrides"] or {})
+    out["projection_dim"] = int(out["projection_dim"] or 0)
+    return out
+
+
+def dotted(metrics: dict, path: str):
+    """The number at a dotted path of a metrics dict (None when absent or not a number)."""
+    node = metrics
+    for key in str(path).split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def metric_paths(metrics: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in metrics.items():
+        if key == "speed":
+            continue
+        if isinstance(value, dict):
+            out += metric_paths(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(prefix + key)
+    return out
 
 
 def build_optimizer(model, cfg, total_steps: int):
@@ -77,6 +124,13 @@ class Trainer:
         data = load_task(cfg.task, cfg.data)
         self.data = data
         self.eval_split = cfg.task.eval_split
+        if not data.splits.get(self.eval_split):  # found now, not after training
+            have = [k for k, v in data.splits.items() if v]
+            raise ConfigError("task.eval_split", self.eval_split,
+                              f"a split the task loads ({', '.join(have) or 'none'}), or set "
+                              f"task.{self.eval_split}=PATH")
+        if not data.splits.get("train"):
+            raise RomError(f"task {cfg.task.name!r} has no training questions: set task.train=PATH")
         self.tokenizer = load_tokenizer(cfg.encoder)
         self.packer = Packer(self.tokenizer)
         self.model = RomModel(cfg.encoder).to(self.device)
@@ -87,7 +141,12 @@ class Trainer:
             question_tokens=self.packer.tokenize([q.text for q in train_questions]),
             corpus=train_corpus, passage_tokens=PassageTokens(self.packer, train_corpus), seed=int(t.seed),
         )
+        self._check_supervision(train_questions, train_corpus)
         self.objectives = build_objectives(self.ctx, list(cfg.mixture.tasks))
+        self.without_gold = self._without_gold(train_questions)
+        if any(self.without_gold.values()):
+            self.console.print("note: training questions without gold, skipped under full supervision: " +
+                               ", ".join(f"{n} {k} of {len(train_questions)}" for n, k in self.without_gold.items()))
         self.sampler = build_sampler(
             cfg.schedule, list(self.objectives), {n: o.size() for n, o in self.objectives.items()},
             {n: float(w) for n, w in cfg.mixture.tasks.items()}, int(t.seed), int(t.max_steps),
@@ -104,6 +163,32 @@ class Trainer:
         self.index_events: list[dict] = []
         self.skipped = 0
         self.step0: dict | None = None
+        self.best: dict | None = None  # {step, metric, value, split, checkpoint} with trainer.eval_every
+        self.select_split = "dev" if data.splits.get("dev") else self.eval_split
+        self._select_questions = None
+        self._interrupt_requested = False
+
+    def _check_supervision(self, questions, corpus) -> None:
+        """Under full supervision, retrieval needs gold passages and the reader answer spans: no training
+        question with them is an error naming the split (before the objectives are built)."""
+        if value_of(self.cfg.supervision.level) != "full":
+            return
+        need = {"retrieval": ("a gold passage in the corpus",
+                              lambda q: any(g in corpus for g in q.gold_passage_ids)),
+                "reader": ("an answer span in a gold passage", lambda q: any(s.passage_id in corpus for s in q.spans))}
+        for name in self.cfg.mixture.tasks:
+            if name in need and not any(need[name][1](q) for q in questions):
+                raise RomError(
+                    f"task.train={self.cfg.task.train or self.cfg.task.name}: none of the {len(questions)} training "
+                    f"questions has {need[name][0]}, which the {name} objective needs under supervision=full: "
+                    "expected gold passages and answer spans, or use supervision=weak (answers only) or "
+                    f"supervision=none, or drop {name} from mixture.tasks")
+
+    def _without_gold(self, questions) -> dict[str, int]:
+        """Training questions the supervised objectives skip for want of gold (full supervision)."""
+        if value_of(self.cfg.supervision.level) != "full":
+            return {}
+        return {n: len(questions) - o.size() for n, o in self.objectives.items() if n in ("retrieval", "reader")}
 
     # -- state -----------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -119,32 +204,50 @@ class Trainer:
             "live_vectors": None if self.live is None or self.live.vectors is None else self.live.vectors,
             "live_built_at": None if self.live is None else self.live.built_at,
             "stats": self.stats, "index_events": self.index_events, "skipped": self.skipped, "step0": self.step0,
+            "best": self.best,
         }
 
     def save(self) -> Path:
         meta = {"fingerprint": fingerprint_state_dict(self.model.state_dict()),
                 "parameters": self.model.num_parameters(), "encoder": self.cfg.encoder.name}
+        best = None if self.best is None else checkpoint_name(int(self.best["step"]))
         return save_checkpoint(self.ckpt_dir, self.step, self.model, self.tokenizer, self.cfg, self.state(), meta,
-                               int(self.cfg.trainer.keep_last))
+                               int(self.cfg.trainer.keep_last), best=best)
 
     def resume(self) -> Path | None:
         how = str(self.cfg.trainer.resume)
         if how == "never":
             return None
-        path = latest_checkpoint(self.ckpt_dir) if how == "auto" else resolve_checkpoint(how)
+        if how == "auto":
+            path = latest_checkpoint(self.ckpt_dir)
+        else:
+            try:
+                path = resolve_checkpoint(how)
+            except RomError as ex:
+                raise RomError(str(ex).replace("checkpoint=", "trainer.resume=", 1)) from None
         if path is None:
             return None
         from transformers import AutoModel
 
         saved = OmegaConf.load(path / "config.yaml")
-        if saved.encoder.name_or_path != self.cfg.encoder.name_or_path or saved.encoder.shared != self.cfg.encoder.shared:
-            raise RomError(f"trainer.resume: checkpoint {path} was trained with encoder {saved.encoder.name_or_path!r} "
-                           f"(shared={saved.encoder.shared}); this run uses {self.cfg.encoder.name_or_path!r} "
-                           f"(shared={self.cfg.encoder.shared})")
-        for key, backbone in self.model.backbones.items():
-            folder = path / ("encoder" if key == "shared" else f"encoder-{key}")
-            backbone.load_state_dict(AutoModel.from_pretrained(folder).state_dict())
-        self.model.load_state_dict(torch.load(path / "heads.pt", map_location="cpu"), strict=False)
+        theirs, ours = _architecture(saved.encoder), _architecture(self.cfg.encoder)
+        if theirs != ours:
+            keys = ", ".join(f"encoder.{k}" for k in ARCHITECTURE_KEYS if theirs[k] != ours[k])
+            fix = ("trainer.resume=never or another hydra.run.dir" if how == "auto"
+                   else "a checkpoint of this encoder")
+            raise RomError(
+                f"trainer.resume={how}: checkpoint {path} is of another encoder ({saved.encoder.get('name')!r}, "
+                f"this run {self.cfg.encoder.name!r}; they differ in {keys}): expected a checkpoint of the same "
+                f"encoder; use {fix}")
+        try:
+            for key, backbone in self.model.backbones.items():
+                folder = path / ("encoder" if key == "shared" else f"encoder-{key}")
+                backbone.load_state_dict(AutoModel.from_pretrained(folder).state_dict())
+            self.model.load_state_dict(torch.load(path / "heads.pt", map_location="cpu"), strict=False)
+        except (OSError, RuntimeError, ValueError) as ex:
+            reason = " ".join(str(ex).split())[:160]
+            raise RomError(f"trainer.resume={how}: checkpoint {path} does not fit this model "
+                           f"({type(ex).__name__}: {reason}): expected a checkpoint of the same encoder") from None
         self.model.to(self.device)
         state = torch.load(path / "trainer_state.pt", map_location="cpu", weights_only=False)
         self.step = int(state["step"])
@@ -162,6 +265,7 @@ class Trainer:
             self.live.load_vectors(state["live_vectors"], state["live_built_at"])
         self.stats, self.index_events = state["stats"], state["index_events"]
         self.skipped, self.step0 = state["skipped"], state["step0"]
+        self.best = state.get("best")
         return path
 
     # -- evaluation -----------------------------------------------------------------------------
@@ -171,6 +275,37 @@ class Trainer:
         metrics, _ = evaluate(setup, self.data.corpus(self.eval_split), self.data.split(self.eval_split),
                               retriever=value_of(self.cfg.eval.retriever))
         return metrics
+
+    def select(self) -> dict:
+        """Evaluate on the selection split (a fixed subset of `select_limit` questions) and remember the
+        best step by `trainer.best_metric`; returns the log record."""
+        t = self.cfg.trainer
+        if self._select_questions is None:
+            self._select_questions = subsample(self.data.split(self.select_split), int(t.select_limit))
+        setup = EvalSetup(self.model, self.packer, self.cfg.encoder, self.cfg.eval, self.cfg.index,
+                          self.device, self.precision)
+        metrics, _ = evaluate(setup, self.data.corpus(self.select_split), self._select_questions,
+                              retriever=value_of(self.cfg.eval.retriever))
+        value = dotted(metrics, t.best_metric)
+        if value is None:
+            raise ConfigError("trainer.best_metric", t.best_metric, "a dotted path to a number of the evaluation "
+                              f"metrics, one of: {', '.join(metric_paths(metrics))}")
+        best = None if self.best is None else self.best["value"]
+        if best is None or (not math.isnan(value) and (math.isnan(best) or value > best)):
+            self.best = {"step": self.step, "metric": str(t.best_metric), "value": value,
+                         "split": self.select_split, "questions": len(self._select_questions),
+                         "checkpoint": str(self.ckpt_dir / checkpoint_name(self.step))}
+        record = {"step": self.step, "event": "select", "split": self.select_split, "metric": str(t.best_metric),
+                  "value": value, "best_step": self.best["step"], "best_value": self.best["value"]}
+        self._log(record)
+        return record
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._interrupt_requested:  # a second Ctrl-C: stop now, without saving
+            raise KeyboardInterrupt
+        self._interrupt_requested = True
+        self.console.print(f"[yellow]Ctrl-C[/]: finishing step {self.step + 1}, then saving a checkpoint "
+                           "(Ctrl-C again to stop without saving)")
 
     # -- training -------------------------------------------------------------------------------
     def _refresh_if_due(self) -> None:
@@ -254,6 +389,14 @@ class Trainer:
         start_step, started = self.step, time.perf_counter()
         recent: dict[str, float] = {}
         window: dict[str, list[float]] = {}  # losses since the last log line, per task
+        every = int(t.eval_every) if t.eval_every else 0
+        self._interrupt_requested = False
+        previous = None
+        try:
+            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # e.g. a background job ignores it
+                previous = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread: Ctrl-C stays a plain KeyboardInterrupt
+            previous = None
         try:
             with Progress(TextColumn("[bold blue]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           TextColumn("{task.fields[info]}"), console=self.console, transient=False) as progress:
@@ -279,12 +422,23 @@ class Trainer:
                                    "examples_per_s": rate, "elapsed_s": time.perf_counter() - started,
                                    "steps_this_session": done})
                         window = {}
-                    if self.step % int(t.checkpoint_every) == 0 or self.step == int(t.max_steps):
-                        self.save()
-        except KeyboardInterrupt:
-            path = self.save()
-            self.console.print(f"[yellow]interrupted[/]: saved {path}; rerun with trainer.resume=auto to continue")
-            raise
+                    last = self.step == int(t.max_steps)
+                    selected = bool(every) and (self.step % every == 0 or last)
+                    if selected:
+                        record = self.select()
+                        progress.update(bar, info=info + f" | {record['metric']}={record['value']:.2f} "
+                                                         f"(best: step {record['best_step']})")
+                    path = None
+                    if selected or self.step % int(t.checkpoint_every) == 0 or last:
+                        path = self.save()
+                    if self._interrupt_requested:
+                        path = path or self.save()
+                        raise Interrupted(f"interrupted at step {self.step} of {int(t.max_steps)}: saved {path}; "
+                                          f"to continue, run the same command with trainer.resume=auto and "
+                                          f"hydra.run.dir={self.run_dir}")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         final = self.evaluate()
         metrics = self._summary(final, params)
         atomic_write_json(self.run_dir / "metrics.json", metrics)
@@ -308,10 +462,13 @@ class Trainer:
             "train": {"steps": self.step, "tasks": per_task, "skipped_batches": self.skipped,
                       "task_probabilities": self.sampler.probabilities(max(0, self.step - 1)),
                       "index_refreshes": len(self.index_events),
+                      "questions_without_gold": self.without_gold,
                       "index_passages_per_s": float(np.mean(refresh_rates)) if refresh_rates else None},
             "step0": self.step0,
             "final": final,
             "checkpoint": str(latest_checkpoint(self.ckpt_dir)),
+            "best": None if self.best is None else {k: self.best[k] for k in
+                                                    ("step", "metric", "value", "checkpoint", "split", "questions")},
         }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 from rom_cli.errors import ConfigError
 
 
@@ -12,7 +15,24 @@ def _positive(key: str, value, allow_none: bool = False) -> None:
         raise ConfigError(key, value, "a positive number" + (" or null" if allow_none else ""))
 
 
+def check_known_keys(cfg, schema, prefix: str = "") -> None:
+    """Every key of `cfg` is a field of the dataclass `schema` (recursively). Hydra's `+key=value` adds
+    keys that no schema knows, which would otherwise be silently ignored."""
+    hints = typing.get_type_hints(schema)
+    names = {f.name for f in dataclasses.fields(schema)}
+    for key in cfg:
+        if key not in names:
+            raise ConfigError(f"{prefix}{key}", cfg[key], f"one of the keys of {prefix.rstrip('.') or 'the config'}: "
+                              + ", ".join(sorted(names)))
+        sub = hints.get(key)
+        if dataclasses.is_dataclass(sub) and hasattr(cfg[key], "keys"):
+            check_known_keys(cfg[key], sub, f"{prefix}{key}.")
+
+
 def validate_train_config(cfg) -> None:
+    from rom_cli.config.schema import TrainConfig
+
+    check_known_keys(cfg, TrainConfig)
     t = cfg.trainer
     _positive("trainer.max_steps", t.max_steps)
     _positive("trainer.lr", t.lr)
@@ -20,6 +40,13 @@ def validate_train_config(cfg) -> None:
     _positive("trainer.log_every", t.log_every)
     _positive("trainer.checkpoint_every", t.checkpoint_every)
     _positive("trainer.keep_last", t.keep_last)
+    _positive("trainer.eval_every", t.eval_every, allow_none=True)
+    _positive("trainer.select_limit", t.select_limit)
+    if not str(t.best_metric).strip():
+        raise ConfigError("trainer.best_metric", t.best_metric, "a dotted path into the evaluation metrics, "
+                          "e.g. end_to_end.top1.em")
+    if t.threads is not None and t.threads < 0:
+        raise ConfigError("trainer.threads", t.threads, "a positive number of threads (null or 0: torch's default)")
     if not 0 <= t.warmup_ratio < 1:
         raise ConfigError("trainer.warmup_ratio", t.warmup_ratio, "a fraction in [0, 1)")
     if t.grad_clip is not None and t.grad_clip < 0:
@@ -44,3 +71,15 @@ def validate_train_config(cfg) -> None:
     for name, weight in cfg.mixture.tasks.items():
         if weight < 0:
             raise ConfigError(f"mixture.tasks.{name}", weight, "a weight >= 0")
+
+
+def validate_eval_config(eff) -> None:
+    """The settings `rom eval` / `rom index` run with (the checkpoint's, with the user's overrides)."""
+    if "eval" in eff:
+        _positive("eval.batch_size", eff.eval.batch_size)
+        for k in list(eff.eval.top_k) + list(eff.eval.read_top_k):
+            _positive("eval.top_k / eval.read_top_k", k)
+    if "index" in eff:
+        _positive("index.encode_batch_size", eff.index.encode_batch_size)
+    if eff.get("threads") is not None and eff.threads < 0:
+        raise ConfigError("threads", eff.threads, "a positive number of threads (null or 0: torch's default)")
