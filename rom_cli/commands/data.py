@@ -9,12 +9,11 @@ atomically into the Hydra run directory.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
-from rom_cli.config.schema import MINILM
+from rom_cli.atomic import atomic_write_json
+from rom_cli.config.schema import MINILM, value_of
 
 MAX_SAMPLE = 2000
 
@@ -92,14 +91,6 @@ def summarize(task, tokenizer) -> dict:
     }
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _run_dir() -> Path | None:
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -139,13 +130,13 @@ def run(cfg) -> dict:
     task = load_task(cfg.task, cfg.data)
     tokenizer, note = load_tokenizer(str(cfg.encoder.name_or_path))
     summary = summarize(task, tokenizer)
-    summary["format"] = str(getattr(cfg.task.format, "value", cfg.task.format))
+    summary["format"] = value_of(cfg.task.format)
     summary["tokenizer"] = str(cfg.encoder.name_or_path) if tokenizer is not None else "whitespace"
     console = Console(width=None if sys.stdout.isatty() else 120)
     render(summary, note, console)
     run_dir = _run_dir()
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(run_dir / "data_summary.json", summary)
+        atomic_write_json(run_dir / "data_summary.json", summary)
         console.print(f"summary: {run_dir / 'data_summary.json'}", markup=False)
     return summary

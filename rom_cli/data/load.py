@@ -22,16 +22,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from rom_cli.config.schema import value_of
 from rom_cli.data.common import find_answer, prefixed, read_json
 from rom_cli.data.types import AnswerSpan, Corpus, InMemoryCorpus, LoadStats, Passage, Question, TaskData
 from rom_cli.errors import ConfigError, DataError, RomError
 
 SPLIT_KEYS = ("train", "dev", "test")
 LIMIT_SEED = 0
-
-
-def _value(x) -> str:
-    return str(getattr(x, "value", x))
 
 
 def resolve_path(value: str, key: str, data_cfg) -> Path:
@@ -152,7 +149,7 @@ def _wanted(task_cfg, splits: list[str] | None) -> list[str]:
 
 def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
     """Load the splits of a task (all configured ones when `splits` is None); see the module docstring."""
-    fmt = _value(task_cfg.format)
+    fmt = value_of(task_cfg.format)
     name = str(task_cfg.name)
     words = int(task_cfg.split_words or 0)
     stride = int(task_cfg.split_stride or 0)

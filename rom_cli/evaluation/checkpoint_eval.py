@@ -174,7 +174,7 @@ def reproduction_line(training: dict) -> str:
 
 
 def write_outputs(out_dir: Path, run: EvalRun, context: dict) -> dict[str, Path]:
-    from rom_cli.training.checkpoint import atomic_write_json, atomic_write_text
+    from rom_cli.atomic import atomic_write_json, atomic_write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {**context, "retriever": run.primary, "metrics": run.results[run.primary], "results": run.results,

@@ -232,8 +232,8 @@ def csv_text(report: Report) -> str:
 
 def write(report: Report, out_dir: Path) -> dict[str, Path]:
     """report.md, report.csv and the PNG plots into `out_dir`."""
+    from rom_cli.atomic import atomic_write_text
     from rom_cli.evaluation.plots import plot_metric_vs_params, plot_training_curves
-    from rom_cli.training.checkpoint import atomic_write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = plot_metric_vs_params(report, out_dir) + plot_training_curves(report.runs, out_dir)

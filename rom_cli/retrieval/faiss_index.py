@@ -19,6 +19,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from rom_cli.atomic import fsync_dir, fsync_file
 from rom_cli.errors import RomError
 
 log = logging.getLogger(__name__)
@@ -182,12 +183,12 @@ class DenseIndex:
             (tmp / IDS_FILE).write_text(json.dumps(list(passage_ids)), encoding="utf-8")
             (tmp / META_FILE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
             for name in (INDEX_FILE, IDS_FILE, META_FILE):
-                _fsync(tmp / name)
+                fsync_file(tmp / name)
             _replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _fsync(target.parent, directory=True)
+        fsync_dir(target.parent)
         return target
 
     @classmethod
@@ -238,19 +239,6 @@ class DenseIndex:
         params = dict(info.get("params") or {})
         _set_search_params(index, params)
         return cls(index, str(info.get("type")), params), [str(i) for i in ids], info
-
-
-def _fsync(path: Path, directory: bool = False) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _replace_dir(src: Path, target: Path) -> None:

@@ -17,9 +17,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rom_cli.atomic import fsync_dir
 from rom_cli.data.types import Corpus, InMemoryCorpus, Passage
 from rom_cli.errors import RomError
-from rom_cli.retrieval.faiss_index import META_FILE, DenseIndex, _fsync, _replace_dir
+from rom_cli.retrieval.faiss_index import META_FILE, DenseIndex, _replace_dir
 
 PASSAGES_FILE = "passages.jsonl"
 
@@ -70,7 +71,7 @@ def save_index_folder(target: str | os.PathLike, index: DenseIndex, corpus: Corp
         _replace_dir(folder, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _fsync(target.parent, directory=True)
+    fsync_dir(target.parent)
     return target
 
 

@@ -19,52 +19,11 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from rom_cli.atomic import atomic_write_text, fsync_dir, fsync_tree
 from rom_cli.errors import RomError
 
 LATEST = "LATEST"
 BEST = "BEST"
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in `path` durable (best effort: not every platform can open a folder)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, fsync it, rename it over `path`: readers see the
-    old file or the new one, never a part; a failed write leaves no temporary file behind."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def model_state(model) -> dict[str, dict]:
@@ -97,14 +56,14 @@ def save_checkpoint(ckpt_dir: Path, step: int, model, tokenizer, cfg, trainer_st
         torch.save(trainer_state, tmp / "trainer_state.pt")
         (tmp / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
         (tmp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2, default=str), encoding="utf-8")
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(ckpt_dir)
+    fsync_dir(ckpt_dir)
     atomic_write_text(ckpt_dir / LATEST, name + "\n")
     if best is not None:
         atomic_write_text(ckpt_dir / BEST, best + "\n")

@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rom_cli.atomic import atomic_write_json, atomic_write_text
 from rom_cli.config.schema import value_of
 from rom_cli.data.load import load_task, subsample
 from rom_cli.errors import ConfigError, RomError
@@ -38,7 +39,6 @@ from rom_cli.retrieval.fingerprint import fingerprint_state_dict
 from rom_cli.tasks import build_objectives
 from rom_cli.tasks.base import TaskContext
 from rom_cli.training.checkpoint import (
-    atomic_write_json,
     checkpoint_name,
     latest_checkpoint,
     resolve_checkpoint,
@@ -328,8 +328,6 @@ class Trainer:
             return
         keep = [ln for ln in path.read_text(encoding="utf-8").splitlines()
                 if ln.strip() and json.loads(ln).get("step", 0) <= self.step]
-        from rom_cli.training.checkpoint import atomic_write_text
-
         atomic_write_text(path, "".join(ln + "\n" for ln in keep))
 
     def train_step(self) -> dict[str, float]:
