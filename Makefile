@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check rom_cli tests scripts
 
 bench: $(STAMP)
-	@echo "make bench: filled by the benchmarks issue" >&2; exit 2
+	$(BIN)/python scripts/bench_squad.py --profile cpu_small --data-root ../shared/data
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache
