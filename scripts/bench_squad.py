@@ -21,16 +21,19 @@ then regenerates a markdown README from every `squad*.json` of the out dir (`scr
 
 Profiles (trailing arguments are Hydra overrides of `conf/train.yaml`, applied to every system):
 
-- `cpu_small`: sized for ~33 minutes on this project's 2-core CPU with nothing else running (the
-  measured time is in benchmarks/README.md). 2,000 train questions (of 11,877), 300 dev questions
-  (of 10,570) retrieving from all 2,067 dev paragraphs, 80 steps, default batch sizes (ict 32,
+- `cpu_small`: 2,000 train questions (of 11,877), 300 dev questions (of 10,570) retrieving from
+  all 2,067 dev paragraphs, 48 steps (16 batches per task), default batch sizes (ict 32,
   retrieval 16 + 1 hard negative each, reader 8 x 4 windows), passages cut at 192 tokens, bf16
-  autocast, the live index (2,429 train paragraphs) rebuilt at steps 0 and 40. Measured here:
-  a step costs ~4 s (ict), ~2.5 s (retrieval), ~6 s (reader: 32 windows of up to 384 tokens);
-  a live-index rebuild ~22 s; an evaluation (encode 2,067 paragraphs, read 300 gold + 1,500 top-5
-  windows) ~55 s. So ~4.3 s x 80 steps + 2 rebuilds + 1 evaluation + ~15 s start ~ 8 minutes a
-  system, plus BM25 / hybrid ~2 minutes. Only rom_full is also evaluated untrained (step 0): the
-  untrained model is the same MiniLM for every system.
+  autocast; the live index (2,429 train paragraphs) is built once, at step 0. Measured on this
+  project's 2-core CPU with nothing else running: 48 steps in 200-250 s (batches of ~3 s ict,
+  ~2.6 s retrieval, ~7 s reader: 32 windows of up to 384 tokens), 13-16 s to build the live
+  index, 30-47 s an evaluation (encode 2,067 paragraphs, read 300 gold + 1,500 top-5 windows),
+  ~57 s for BM25 + hybrid: 19 minutes in all (1,142 s), so the run stays inside 45 minutes even
+  when other work slows it down about twice. (The first version, 80 steps with a rebuild at step
+  40, is about 30 minutes of work but took 95 minutes on a machine shared with test suites and
+  another training run, whose steps slowed to 9-20 s: benchmarks/results/squad-cpu_small-80steps.json.)
+  Only rom_full is also evaluated untrained (step 0): the untrained model is the same MiniLM for
+  every system.
 - `full`: all 11,877 train questions and all 10,570 dev questions, 1,200 steps with batches of 64
   (ict), 64 + 64 hard negatives (retrieval) and 32 x 4 windows (reader), bf16, for one H100
   (`scripts/gpu_bench.sh`). Estimate from this project's H100 numbers (MiniLM trains ~5,700
@@ -38,7 +41,10 @@ Profiles (trailing arguments are Hydra overrides of `conf/train.yaml`, applied t
   plus ~10-20 ms of Python (batch packing, live-index search) -> ~1,200 x 0.045 s ~ 55 s per
   system (three towers a little more); an evaluation reads ~63k windows at 384 tokens (~17k/s
   forward only) plus Python ~ 10-15 s; process start, data loading and tokenising ~15-20 s per
-  system. Four systems + step 0 + BM25/hybrid ~ 7-8 minutes, inside the 9-minute limit.
+  system. Four systems (~4 x 90 s) + one step-0 evaluation + BM25, hybrid and rom_full's dense row
+  re-evaluated from its checkpoint (~60 s) ~ 7 minutes, inside the 9-minute limit; gpu_bench.sh
+  stops the run at 9 minutes, keeping the JSON of the systems done by then. As on the CPU, only
+  rom_full is evaluated untrained (every system starts from the same MiniLM).
 - `smoke`: the tiny random encoder on the demo task, 3 steps (one per task): tests the whole script in seconds.
 """
 
@@ -89,15 +95,15 @@ COMMON = [
 PROFILES = {
     "cpu_small": {
         "description": "subsampled for a 2-core CPU: 2,000 train questions, 300 dev questions over all 2,067 "
-                       "dev paragraphs, 80 steps, bf16",
+                       "dev paragraphs, 48 steps, bf16",
         "overrides": [
             "task=squad",
             "task.train_limit=2000",
             "task.eval_limit=300",
-            "trainer.max_steps=80",
+            "trainer.max_steps=48",
             "trainer.precision=bf16",
             "encoder.passage_max_length=192",
-            "index.refresh_every=40",
+            "index.refresh_every=null",
             "eval.top_k=[1,5,20,100]",
             "eval.read_top_k=[1,5]",
         ],
@@ -120,8 +126,8 @@ PROFILES = {
             "eval.top_k=[1,5,20,100]",
             "eval.read_top_k=[1,5]",
         ],
-        "step0": "all",
-        "verify_dense": True,
+        "step0": "reference",
+        "verify_dense": True,  # the `rom eval` path must reproduce training's final numbers
     },
     "smoke": {
         "description": "tiny random encoder on the demo task, 3 steps (tests the script)",
@@ -290,12 +296,28 @@ def worker_compare(spec: dict) -> None:
 
 
 # -- the driver -------------------------------------------------------------------------------------
-def run_worker(kind: str, spec: dict, spec_path: Path) -> tuple[int, float]:
+def loadavg() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_worker(kind: str, spec: dict, spec_path: Path) -> tuple[int, float, dict]:
+    """(exit code, wall seconds, CPU use): the worker's CPU seconds and the machine's 1-minute load
+    average before and after, so a reader can tell a slow machine from a shared one."""
+    import resource
+
     write_json(spec_path, spec)
+    before, load0 = resource.getrusage(resource.RUSAGE_CHILDREN), loadavg()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", kind, str(spec_path)],
                           env={**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")})
-    return proc.returncode, time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc.returncode, wall, {"cpu_s": cpu, "cpu_per_wall_s": cpu / max(wall, 1e-9),
+                                   "loadavg_1min_start": load0, "loadavg_1min_end": loadavg()}
 
 
 def system_entry(name: str, overrides: list[str], wall_s: float, run_dir: Path, rc: int) -> dict:
@@ -415,7 +437,8 @@ def main(argv=None) -> int:
             print(f"bench [{name}]: bm25 + hybrid with {REFERENCE_SYSTEM}'s checkpoint", file=sys.stderr, flush=True)
             spec = {"checkpoint": str(ref_dir), "verify_dense": bool(profile["verify_dense"]),
                     "out": str(bench_runs / "compare.json")}
-            rc, wall = run_worker("compare", spec, bench_runs / "compare.spec.json")
+            rc, wall, usage = run_worker("compare", spec, bench_runs / "compare.spec.json")
+            result["compare_usage"] = usage
             if rc == 0:
                 out = json.loads((bench_runs / "compare.json").read_text(encoding="utf-8"))
                 entries = compared_entries(out, wall)
@@ -437,9 +460,10 @@ def main(argv=None) -> int:
                      *args.overrides]
         print(f"bench [{name}]: training {system} ({' '.join(SYSTEMS[system]['overrides']) or 'defaults'})",
               file=sys.stderr, flush=True)
-        rc, wall = run_worker("train", {"run_dir": str(run_dir), "overrides": overrides},
-                              bench_runs / f"{system}.spec.json")
+        rc, wall, usage = run_worker("train", {"run_dir": str(run_dir), "overrides": overrides},
+                                     bench_runs / f"{system}.spec.json")
         entry = system_entry(system, overrides, wall, run_dir, rc)
+        entry["usage"] = usage
         failures += rc != 0
         result["systems"][system] = entry
         worker = run_dir / "bench_worker.json"

@@ -179,6 +179,9 @@ def section(path: Path, result: dict) -> list[str]:
     status = "" if result.get("complete") else " **(incomplete: a system failed or the run was cut short)**"
     device = hw.get("gpu") or f"{hw.get('cpu', '?')}, {hw.get('cpu_cores', '?')} cores"
     batch = settings.get("batch_sizes") or {}
+    every = settings.get("index_refresh_every", "?")
+    refresh = ("live index built once, at step 0 (rom_none needs none)" if every is None
+               else f"live index rebuilt every {every} steps (rom_none needs none)")
     lines = [title + status, ""]
     lines.append(f"- data: train `{data.get('train_file', '-')}`, test `{data.get('eval_file', '-')}` "
                  f"(data root `{data.get('root', '-')}`)")
@@ -194,12 +197,19 @@ def section(path: Path, result: dict) -> list[str]:
                  f"(+{batch.get('retrieval_hard_negatives', '?')} hard negative each), reader "
                  f"{batch.get('reader', '?')} x {batch.get('reader_passages_per_question', '?')} windows; passages "
                  f"<= {settings.get('passage_max_length', '?')} tokens, reader windows <= "
-                 f"{settings.get('reader_max_length', '?')}; live index rebuilt every "
-                 f"{settings.get('index_refresh_every', '?')} steps")
+                 f"{settings.get('reader_max_length', '?')}; {refresh}")
     lines.append(f"- command: `{result.get('command', '?')}` ({result.get('date', '?')}, commit "
                  f"`{(result.get('git') or {}).get('commit') or '?'}`"
                  f"{' + local changes' if (result.get('git') or {}).get('dirty') else ''}); "
                  f"total wall time {fmt_int(result.get('total_wall_s'))} s ({fmt_num((result.get('total_wall_s') or 0) / 60)} min)")
+    usage = [(name, e["usage"]) for name, e in result.get("systems", {}).items() if e.get("usage")]
+    if usage:
+        lines.append("- CPU use per system process (CPU-seconds per wall-second; 1-minute load average at its "
+                     "start / end; a load above the core count means other work shared the machine): "
+                     + "; ".join(f"{name} {fmt_num(u.get('cpu_per_wall_s'))} ({fmt_num(u.get('loadavg_1min_start'))}"
+                                 f" / {fmt_num(u.get('loadavg_1min_end'))})" for name, u in usage))
+    for note in result.get("notes") or []:
+        lines.append(f"- note: {note}")
     lines += ["", *table(result), ""]
     lines.append(f"top-k: the gold paragraph among the first k retrieved. Reader EM / F1: read on the gold paragraph. "
                  f"e2e @k: the reader reads the top-{', top-'.join(str(k) for k in ks)} passages of that row's "

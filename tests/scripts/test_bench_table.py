@@ -42,13 +42,14 @@ def fake_result(profile: str = "cpu_small", date: str = "2026-11-26T12:00:00+00:
         "data": {"root": "../shared/data", "train_file": "squad/train.json", "eval_file": "squad/dev.json"},
         "sample": {"train_questions": 2000, "train_passages": 2429, "eval_split": "dev", "eval_questions": 300,
                    "corpus_passages": 2067},
-        "settings": {"max_steps": 150, "seed": 42, "precision": "bf16", "read_top_k": [1, 5],
+        "settings": {"max_steps": 150, "seed": 42, "precision": "bf16", "read_top_k": [1, 5], "index_refresh_every": None,
                      "batch_sizes": {"ict": 32, "retrieval": 16, "retrieval_hard_negatives": 1, "reader": 8,
                                      "reader_passages_per_question": 4}},
-        "total_wall_s": 2100.0,
+        "total_wall_s": 2100.0, "notes": ["a note about this run"],
         "systems": {
             "rom_full": {**trained, "config": {"encoder": "minilm"}, "step0": fake_metrics(60.0, 1.0, 0.5),
-                         "final": fake_metrics(70.0, 61.0, 47.0)},
+                         "final": fake_metrics(70.0, 61.0, 47.0),
+                         "usage": {"cpu_per_wall_s": 1.93, "loadavg_1min_start": 0.5, "loadavg_1min_end": 2.1}},
             "three_towers": {**trained, "parameters": 68_140_803, "step0": None, "final": fake_metrics(66.0)},
             "rom_weak": {**trained, "step0": None, "final": fake_metrics(64.0)},
             "rom_none": {"kind": "trained", "error": "training exited with code 1"},
@@ -75,6 +76,8 @@ def test_table_rows_and_targets_not_measured(tmp_path):
     assert "`speed-cpu.json`" in text
     assert "2,000 train questions" in text and "300 dev questions" in text and "2,067 passages" in text
     assert "python scripts/bench_squad.py --profile cpu_small" in text
+    assert "- note: a note about this run" in text and "rom_full 1.9 (0.5 / 2.1)" in text
+    assert "live index built once, at step 0" in text
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
     full = rows["ROM, shared encoder, full supervision (`rom_full`)"]
     assert "| 22.7M | 2,048 | 5.2 | 120 | 70.0 | 80.0 | 90.0 | 99.0 | 61.0 | 71.0 | 47.0 | 56.0 | 45.0 | 54.0 | 500 |" in full
