@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench tune clean
 
 install: $(STAMP)
 
@@ -27,6 +27,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_squad.py --profile cpu_small --data-root ../shared/data
+
+tune: $(STAMP)
+	$(BIN)/python scripts/tune_squad.py --profile cpu_small --data-root ../shared/data
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

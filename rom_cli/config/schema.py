@@ -124,6 +124,7 @@ class TaskConfig:
     eval_limit: int | None = None
     split_words: int = 0  # >0: split long contexts into windows of this many words
     split_stride: int = 0  # words shared by consecutive windows
+    dev_holdout: int = 0  # >0 (task.dev unset): hold this many train questions out as the dev split
     hf_name: str | None = None
     hf_config: str | None = None
     demo_passages: int = 360  # demo generator size (format=demo only)

@@ -14,6 +14,11 @@
 - `task.train_limit` (train) and `task.eval_limit` (dev, test) keep a seeded random subset of the
   questions (`random.Random(0)`, same on every run), in file order. Corpora are not subsampled.
 - `task.split_words > 0` splits in-memory passages into word windows (see `rom_cli.data.split`).
+- `task.dev_holdout=N` (task.dev unset) makes the dev split out of the train file: whole gold
+  passages, drawn in a seeded order, until at least N questions are held out; those questions leave
+  the train split and the dev split retrieves from the train corpus. So runs can select checkpoints
+  and sweep settings on dev while the test file stays unseen (`task.eval_split=test`). The held-out
+  set does not depend on `task.train_limit` (the limit is applied to what is left).
 Every repair or skip is counted in `TaskData.stats` with the split name in front of the reason.
 """
 
@@ -127,6 +132,45 @@ def _check_against(corpus: Corpus, questions: list[Question], stats: LoadStats) 
     return out
 
 
+def _holdout(task_cfg) -> int:
+    """task.dev_holdout, checked: how many train questions become the dev split (0: none)."""
+    raw = getattr(task_cfg, "dev_holdout", 0) or 0
+    n = int(raw)
+    if n < 0:
+        raise ConfigError("task.dev_holdout", raw, "a non-negative integer (0: no held-out dev split)")
+    if n and getattr(task_cfg, "dev", None) not in (None, ""):
+        raise ConfigError("task.dev_holdout", n, f"0 when task.dev is set (task.dev={task_cfg.dev}): "
+                          "hold dev out of the train file or name a dev file, not both")
+    if n and getattr(task_cfg, "train", None) in (None, ""):
+        raise ConfigError("task.dev_holdout", n, "0 when task.train is not set: the dev split is held out of train")
+    return n
+
+
+def hold_out(questions: list[Question], n: int) -> tuple[list[Question], list[Question]]:
+    """(kept, held_out): whole gold passages, in a seeded order, until >= n questions are held out.
+
+    Grouping by passage keeps a held-out question's paragraph out of the train questions, so dev
+    measures questions about passages never seen with a supervised question."""
+    groups: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        key = q.gold_passage_ids[0] if q.gold_passage_ids else f"question:{q.id}"
+        groups.setdefault(key, []).append(i)
+    if n >= len(questions):
+        raise ConfigError("task.dev_holdout", n, f"fewer than the {len(questions)} train questions "
+                          "(some must be left to train on)")
+    order = sorted(groups)
+    random.Random(LIMIT_SEED + 1).shuffle(order)
+    held: set[int] = set()
+    for key in order:
+        if len(held) >= n:
+            break
+        held.update(groups[key])
+    if len(held) == len(questions):
+        raise ConfigError("task.dev_holdout", n, "a smaller number: holding out whole passages took every train question")
+    return ([q for i, q in enumerate(questions) if i not in held],
+            [q for i, q in enumerate(questions) if i in held])
+
+
 def _wanted(task_cfg, splits: list[str] | None) -> list[str]:
     from omegaconf import OmegaConf
 
@@ -134,7 +178,8 @@ def _wanted(task_cfg, splits: list[str] | None) -> list[str]:
         for k in SPLIT_KEYS:
             if OmegaConf.is_missing(task_cfg, k):
                 raise RomError(f"task.{k} is required by task {task_cfg.name!r}: set task.{k}=PATH (relative to data.root)")
-    configured = [k for k in SPLIT_KEYS if getattr(task_cfg, k, None) not in (None, "")]
+    configured = [k for k in SPLIT_KEYS if getattr(task_cfg, k, None) not in (None, "")
+                  or (k == "dev" and _holdout(task_cfg))]
     if splits is None:
         if not configured:
             raise RomError(f"task {task_cfg.name!r} names no data: set task.train, task.dev or task.test")
@@ -161,6 +206,8 @@ def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
     if fmt == "demo":
         from rom_cli.data.demo import load_demo
 
+        if int(getattr(task_cfg, "dev_holdout", 0) or 0):
+            raise ConfigError("task.dev_holdout", task_cfg.dev_holdout, "0 for the demo task (it has its own dev split)")
         task = load_demo(task_cfg)
         wanted = list(splits) if splits is not None else list(SPLIT_KEYS)
         for s in wanted:
@@ -182,7 +229,12 @@ def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
             if len(shared) == 0:
                 raise DataError(path, "no passages (task.passages): expected id<TAB>text<TAB>title rows")
         own: dict[str, list[Passage]] = {}
-        for s in wanted:
+        holdout = _holdout(task_cfg)
+        held_out: list[Question] = []
+        # the held-out dev split comes from train, so train is read first whenever dev is wanted
+        from_train = bool(holdout) and ("train" in wanted or "dev" in wanted)
+        order = (["train"] if from_train else []) + [s for s in wanted if not (from_train and s in ("train", "dev"))]
+        for s in order:
             value = str(getattr(task_cfg, s))
             stats = LoadStats()
             source = value
@@ -198,22 +250,30 @@ def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
                 from rom_cli.data.split import split_passages
 
                 passages, questions = split_passages(passages, questions, words, stride, stats)
-            limit = task_cfg.train_limit if s == "train" else task_cfg.eval_limit
-            questions = subsample(questions, None if limit is None else int(limit),
-                                  "task.train_limit" if s == "train" else "task.eval_limit")
-            if shared is not None:
-                questions = _check_against(shared, questions, stats)
+            parts = [(s, questions)]
+            if s == "train" and holdout:
+                questions, held_out = hold_out(questions, holdout)
+                parts = [("train", questions)] * ("train" in wanted) + [("dev", held_out)] * ("dev" in wanted)
+            for name, qs in parts:
+                limit = task_cfg.train_limit if name == "train" else task_cfg.eval_limit
+                qs = subsample(qs, None if limit is None else int(limit),
+                               "task.train_limit" if name == "train" else "task.eval_limit")
+                if shared is not None:
+                    qs = _check_against(shared, qs, stats)
+                if not qs:
+                    raise RomError(f"task.{s}: no usable questions in {source}" + _why(stats)
+                                   + ": expected at least one question with an answer")
+                task.splits[name] = qs
+                own[name] = passages
             task.stats.merge(prefixed(stats, s))
-            if not questions:
-                raise RomError(f"task.{s}: no usable questions in {source}" + _why(stats)
-                               + ": expected at least one question with an answer")
-            task.splits[s] = questions
-            own[s] = passages
+        built: dict[int, Corpus] = {}  # the held-out dev split shares train's corpus object
         for s in wanted:
             if shared is not None:
                 task.corpora[s] = shared
             elif own[s]:
-                task.corpora[s] = InMemoryCorpus(own[s])
+                if id(own[s]) not in built:
+                    built[id(own[s])] = InMemoryCorpus(own[s])
+                task.corpora[s] = built[id(own[s])]
         missing = [s for s in wanted if s not in task.corpora]
         if missing:
             union: dict[str, Passage] = {}

@@ -9,6 +9,7 @@ from rom_cli.data.dpr import TsvCorpus
 from rom_cli.data.load import load_task
 from rom_cli.errors import ConfigError, DataError, RomError
 
+REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 SHARED = Path(os.environ.get("ROM_SHARED_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 
 CTX = "The Velk river crosses Ormsby. Ormsby was founded in 1412 by Tarn Hollis."
@@ -149,6 +150,21 @@ def test_real_squad_counts():
     assert task.stats.repaired == {"train: identical paragraph merged": 1} and not task.stats.skipped
 
 
+def test_real_squad_tune_preset_holds_dev_out_of_train():
+    """conf/task/squad_tune.yaml: dev held out of the train file, SQuAD dev kept as the test split."""
+    if not (SHARED / "squad" / "dev-v1.1.json").is_file():
+        pytest.skip(f"no shared data at {SHARED}")
+    from omegaconf import OmegaConf
+
+    preset = OmegaConf.load(REPO_CONF / "task" / "squad_tune.yaml")
+    del preset["defaults"]
+    cfg = OmegaConf.merge(OmegaConf.structured(TaskConfig), preset)
+    task = load_task(cfg, DataConfig(root=str(SHARED)))
+    assert {s: len(q) for s, q in task.splits.items()} == {"train": 10873, "dev": 1004, "test": 10570}
+    assert task.corpus("dev") is task.corpus("train") and len(task.corpus("test")) == 2067
+    assert not {q.gold_passage_ids[0] for q in task.split("dev")} & {q.gold_passage_ids[0] for q in task.split("train")}
+
+
 def test_required_split_left_missing_in_a_preset():
     from omegaconf import OmegaConf
 
@@ -156,3 +172,44 @@ def test_required_split_left_missing_in_a_preset():
     cfg.train = "???"
     with pytest.raises(RomError, match=r"task.train is required by task 'dpr'"):
         load_task(cfg, DataConfig())
+
+
+def multi_paragraph_squad(path: Path, paragraphs: int = 12, per: int = 3) -> Path:
+    data = [{"title": f"T{p}", "paragraphs": [{"context": f"Paragraph {p} says {1400 + p}.", "qas": [
+        {"id": f"p{p}-q{i}", "question": f"what does paragraph {p} say ({i})?",
+         "answers": [{"text": str(1400 + p), "answer_start": len(f"Paragraph {p} says ")}]} for i in range(per)]}]}
+        for p in range(paragraphs)]
+    path.write_text(json.dumps({"data": data}))
+    return path
+
+
+def test_dev_holdout_takes_whole_passages_out_of_train(tmp_path):
+    multi_paragraph_squad(tmp_path / "train.json")
+    squad_file(tmp_path / "test.json", 4, "B")
+    cfg = TaskConfig(name="s", train="train.json", test="test.json", dev_holdout=5, eval_split="test")
+    task = load_task(cfg, DataConfig(root=str(tmp_path)))
+    train, dev = task.split("train"), task.split("dev")
+    assert len(dev) == 6 and len(train) == 30  # two whole paragraphs of 3 questions: >= 5 held out
+    dev_gold = {q.gold_passage_ids[0] for q in dev}
+    assert len(dev_gold) == 2 and not dev_gold & {q.gold_passage_ids[0] for q in train}
+    assert task.corpus("dev") is task.corpus("train") and len(task.corpus("dev")) == 12
+    assert len(task.split("test")) == 4
+    # the same held-out set whatever the train limit; and when only dev is loaded
+    limited = load_task(TaskConfig(name="s", train="train.json", dev_holdout=5, train_limit=7), DataConfig(root=str(tmp_path)))
+    assert [q.id for q in limited.split("dev")] == [q.id for q in dev] and len(limited.split("train")) == 7
+    only_dev = load_task(cfg, DataConfig(root=str(tmp_path)), splits=["dev"])
+    assert set(only_dev.splits) == {"dev"} and [q.id for q in only_dev.split("dev")] == [q.id for q in dev]
+    only_train = load_task(cfg, DataConfig(root=str(tmp_path)), splits=["train"])
+    assert [q.id for q in only_train.split("train")] == [q.id for q in train]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"dev": "test.json", "dev_holdout": 2}, "0 when task.dev is set"),
+    ({"dev_holdout": -1}, "non-negative"),
+    ({"dev_holdout": 36}, "fewer than the 36 train questions"),
+])
+def test_dev_holdout_bad_values(tmp_path, kwargs, message):
+    multi_paragraph_squad(tmp_path / "train.json")
+    squad_file(tmp_path / "test.json", 4, "B")
+    with pytest.raises(ConfigError, match=message):
+        load_task(TaskConfig(name="s", train="train.json", **kwargs), DataConfig(root=str(tmp_path)))
