@@ -170,6 +170,17 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def _check_keys(command: str, cfg) -> None:
+    """`+key=value` adds keys no schema knows; every command refuses them instead of ignoring them."""
+    from rom_cli.config import schema
+    from rom_cli.training.validate import check_known_keys
+
+    node = {"train": schema.TrainConfig, "eval": schema.EvalCmdConfig, "index": schema.IndexCmdConfig,
+            "ask": schema.AskCmdConfig, "report": schema.ReportCmdConfig, "data": schema.DataCmdConfig}.get(command)
+    if node is not None:
+        check_known_keys(cfg, node)
+
+
 def _run_app(command: str) -> None:
     import hydra
     import hydra._internal.utils as hydra_utils
@@ -186,6 +197,7 @@ def _run_app(command: str) -> None:
         _quiet_libraries()
         module = importlib.import_module(f"rom_cli.commands.{command}")
         try:
+            _check_keys(command, cfg)
             return module.run(cfg)
         except RomError as ex:  # handled here so Hydra adds no "Error executing job" line
             fail(str(ex))

@@ -367,3 +367,11 @@ def test_eval_and_index_outputs_not_writable(runs, tmp_path, command):
                                                                      f"hydra.run.dir={tmp_path / 'run'}"]
     out = rom(command, f"checkpoint={runs['a']}", *where)
     one_line_error(out, named, "expected a writable directory", root=tmp_path, before=before)
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "index", "ask", "report", "data"])
+def test_added_keys_are_refused_by_every_command(tmp_path, command):
+    """`+key=value` adds a key no schema knows: refused before any work, not silently ignored."""
+    before = snapshot(tmp_path)
+    out = rom(command, "+lr_typo=1", f"hydra.run.dir={tmp_path / 'run'}")
+    one_line_error(out, "config lr_typo=1: expected one of the keys of the config:", root=tmp_path, before=before)
