@@ -59,6 +59,7 @@ TRAIN_SWEEPS = {
     "hard_negatives": ["objectives.retrieval.hard_negatives=0,3"],
     "reader_windows": ["objectives.reader.passages_per_question=2,6"],
     "no_ict": ["~mixture.tasks.ict"],
+    "head_lr": ["trainer.head_lr_scale=10,100"],
 }
 SMOKE_SWEEPS = {"base": [], "lr": ["trainer.lr=5e-5,2e-4"]}
 # evaluation-only settings, swept with `rom eval -m` on the base run's checkpoint

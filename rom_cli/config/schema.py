@@ -219,6 +219,7 @@ class ObjectivesConfig:
 class TrainerConfig:
     max_steps: int = 300  # sized so that `make demo` ends within 5 minutes on a 2-core CPU
     lr: float = 1e-4
+    head_lr_scale: float = 1.0  # the randomly initialised heads (span, relevance, projections) learn at lr x this
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     grad_clip: float = 1.0

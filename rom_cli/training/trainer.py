@@ -91,11 +91,19 @@ def metric_paths(metrics: dict, prefix: str = "") -> list[str]:
 
 
 def build_optimizer(model, cfg, total_steps: int):
-    decay, no_decay = [], []
+    """AdamW with four groups: (pretrained backbone | new heads) x (decayed | not decayed).
+
+    The heads (span, relevance, projections) start random; at the backbone's small learning rate
+    they barely move in a short run, so they learn at `lr * head_lr_scale`."""
+    groups = {(head, decays): [] for head in (False, True) for decays in (True, False)}
     for name, param in model.named_parameters():
-        (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
+        decays = not (param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name)
+        groups[(not name.startswith("backbones."), decays)].append(param)
+    scale = float(getattr(cfg, "head_lr_scale", 1.0))
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+        [{"params": params, "weight_decay": cfg.weight_decay if decays else 0.0, "lr": cfg.lr * (scale if head else 1.0)}
+         for (head, decays), params in groups.items()],
+        lr=cfg.lr,
     )
     warmup = int(cfg.warmup_ratio * total_steps)
 

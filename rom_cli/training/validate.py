@@ -36,6 +36,7 @@ def validate_train_config(cfg) -> None:
     t = cfg.trainer
     _positive("trainer.max_steps", t.max_steps)
     _positive("trainer.lr", t.lr)
+    _positive("trainer.head_lr_scale", t.head_lr_scale)
     _positive("trainer.grad_accum", t.grad_accum)
     _positive("trainer.log_every", t.log_every)
     _positive("trainer.checkpoint_every", t.checkpoint_every)

@@ -109,7 +109,23 @@ def test_three_towers_have_three_times_the_parameters(tiny_cfg, tmp_path):
     assert 2.9 < towers.num_parameters() / shared.num_parameters() <= 3.0
 
 
+def test_heads_learn_at_the_scaled_rate(tiny_cfg, tmp_path):
+    trainer = Trainer(tiny_cfg("trainer.lr=1e-4", "trainer.head_lr_scale=30", "encoder.projection_dim=8",
+                               "trainer.warmup_ratio=0.0"), tmp_path)
+    by_param = {id(p): g["lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    for name, param in trainer.model.named_parameters():
+        expected = 1e-4 if name.startswith("backbones.") else 3e-3
+        assert by_param[id(param)] == pytest.approx(expected), name
+    heads = {n for n, _ in trainer.model.named_parameters() if not n.startswith("backbones.")}
+    assert {"span_head.weight", "relevance_head.bias", "projections.query.weight"} <= heads
+    trainer.scheduler.step()  # the decay keeps the ratio
+    lrs = sorted({g["lr"] for g in trainer.optimizer.param_groups})
+    assert lrs[1] / lrs[0] == pytest.approx(30)
+
+
 def test_impossible_values_fail_before_loading(tiny_cfg, tmp_path):
+    with pytest.raises(RomError, match="trainer.head_lr_scale"):
+        Trainer(tiny_cfg("trainer.head_lr_scale=0"), tmp_path)
     with pytest.raises(RomError, match="objectives.retrieval.batch_size"):
         Trainer(tiny_cfg("objectives.retrieval.batch_size=0"), tmp_path)
     with pytest.raises(RomError, match="index.refresh_every"):
