@@ -192,7 +192,10 @@ def section(path: Path, result: dict) -> list[str]:
     lines.append(f"- hardware: {device} (device `{hw.get('device', '?')}`, torch threads "
                  f"{hw.get('torch_threads', '?')}, torch {hw.get('torch', '?')})")
     lines.append(f"- training: {settings.get('max_steps', '?')} steps, seed {settings.get('seed', '?')}, "
-                 f"{settings.get('precision', '?')}, mixture rom (ict + retrieval + reader), round robin; batches "
+                 f"{settings.get('precision', '?')}, mixture rom (ict + retrieval + reader), "
+                 f"{str(settings.get('schedule', 'round_robin')).replace('_', ' ')}"
+                 + (f", lr {settings['lr']:g} (heads x {settings.get('head_lr_scale', 1):g})" if "lr" in settings else "")
+                 + "; batches "
                  f"ict {batch.get('ict', '?')}, retrieval {batch.get('retrieval', '?')} "
                  f"(+{batch.get('retrieval_hard_negatives', '?')} hard negative each), reader "
                  f"{batch.get('reader', '?')} x {batch.get('reader_passages_per_question', '?')} windows; passages "
