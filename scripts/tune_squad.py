@@ -60,6 +60,8 @@ TRAIN_SWEEPS = {
     "reader_windows": ["objectives.reader.passages_per_question=2,6"],
     "no_ict": ["~mixture.tasks.ict"],
     "head_lr": ["trainer.head_lr_scale=10,100"],
+    # the base again under other seeds: how far apart identical settings land (the noise floor)
+    "seed": ["trainer.seed=43,44"],
 }
 SMOKE_SWEEPS = {"base": [], "lr": ["trainer.lr=5e-5,2e-4"]}
 # evaluation-only settings, swept with `rom eval -m` on the base run's checkpoint
