@@ -145,7 +145,8 @@ def main(argv=None) -> int:
     runs.mkdir(parents=True, exist_ok=True)
     result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     result.update({"profile": args.profile, "base_overrides": base, "selection_split": "dev (held out of train)",
-                   "command": "python scripts/tune_squad.py " + " ".join(sys.argv[1:] if argv is None else argv)})
+                   "command": f"python scripts/tune_squad.py --profile {args.profile} --data-root {args.data_root}"
+                              " (`make tune`; `--only NAME` reruns one sweep and keeps the others)"})
     result.setdefault("sweeps", {})
     failures = 0
     wanted = args.only or [*sweeps, *EVAL_SWEEPS]
@@ -158,7 +159,8 @@ def main(argv=None) -> int:
         rc, wall = run_sweep(cmd, runs / f"{name}.log")
         rows = collect(sweep_dir, sweeps[name], "train")
         failures += rc != 0 or any("error" in r for r in rows)
-        result["sweeps"][name] = {"kind": "train", "axes": sweeps[name], "exit_code": rc, "wall_s": wall, "runs": rows}
+        result["sweeps"][name] = {"kind": "train", "axes": sweeps[name], "exit_code": rc, "wall_s": wall, "runs": rows,
+                                  "rom_command": " ".join(["rom", *cmd[3:]])}
         write_json(out, result)
     base_ckpt = runs / "base" / "0"
     for name in [s for s in EVAL_SWEEPS if s in wanted and args.profile != "smoke"]:
@@ -174,7 +176,8 @@ def main(argv=None) -> int:
         rc, wall = run_sweep(cmd, runs / f"{name}.log")
         rows = collect(sweep_dir, EVAL_SWEEPS[name], "eval")
         failures += rc != 0 or any("error" in r for r in rows)
-        result["sweeps"][name] = {"kind": "eval", "axes": EVAL_SWEEPS[name], "exit_code": rc, "wall_s": wall, "runs": rows}
+        result["sweeps"][name] = {"kind": "eval", "axes": EVAL_SWEEPS[name], "exit_code": rc, "wall_s": wall, "runs": rows,
+                                  "rom_command": " ".join(["rom", *cmd[3:]])}
         write_json(out, result)
     write_json(out, result)
     print(f"tune: wrote {out}", file=sys.stderr)
