@@ -215,6 +215,7 @@ def total_rate(tasks: dict) -> float | None:
 
 # -- workers (each in its own process) -------------------------------------------------------------
 def worker_train(spec: dict) -> None:
+    from rom_cli.config.schema import value_of
     from rom_cli.training.trainer import Trainer
 
     run_dir = Path(spec["run_dir"])
@@ -234,7 +235,7 @@ def worker_train(spec: dict) -> None:
                   "corpus_passages": len(data.corpus(eval_split))},
         "settings": {"max_steps": int(cfg.trainer.max_steps), "precision": str(metrics["config"]["precision"]),
                      "lr": float(cfg.trainer.lr), "head_lr_scale": float(cfg.trainer.head_lr_scale),
-                     "schedule": str(cfg.schedule.name), "temperature": float(cfg.encoder.temperature),
+                     "schedule": value_of(cfg.schedule.name), "temperature": float(cfg.encoder.temperature),
                      "device": metrics["config"]["device"], "seed": int(cfg.trainer.seed),
                      "batch_sizes": {"ict": int(cfg.objectives.ict.batch_size),
                                      "retrieval": int(cfg.objectives.retrieval.batch_size),
