@@ -150,35 +150,31 @@ def main(argv=None) -> int:
     result.setdefault("sweeps", {})
     failures = 0
     wanted = args.only or [*sweeps, *EVAL_SWEEPS]
-    for name in [s for s in sweeps if s in wanted]:
+
+    def run_one(name: str, kind: str, command: list[str], axes: list[str]) -> None:
+        """One `rom train -m` / `rom eval -m` sweep into a fresh folder; its rows saved at once."""
+        nonlocal failures
         sweep_dir = runs / name
         shutil.rmtree(sweep_dir, ignore_errors=True)
-        cmd = rom("train", "-m", *base, *sweeps[name], f"hydra.sweep.dir={sweep_dir}")
-        print(f"tune [{name}]: {' '.join(sweeps[name]) or 'base settings'}", file=sys.stderr, flush=True)
         sweep_dir.mkdir(parents=True)
+        cmd = rom(*command, *axes, f"hydra.sweep.dir={sweep_dir}")
+        print(f"tune [{name}]: rom {command[0]} {' '.join(axes) or '(base settings)'}", file=sys.stderr, flush=True)
         rc, wall = run_sweep(cmd, runs / f"{name}.log")
-        rows = collect(sweep_dir, sweeps[name], "train")
+        rows = collect(sweep_dir, axes, kind)
         failures += rc != 0 or any("error" in r for r in rows)
-        result["sweeps"][name] = {"kind": "train", "axes": sweeps[name], "exit_code": rc, "wall_s": wall, "runs": rows,
+        result["sweeps"][name] = {"kind": kind, "axes": axes, "exit_code": rc, "wall_s": wall, "runs": rows,
                                   "rom_command": " ".join(["rom", *cmd[3:]])}
         write_json(out, result)
+
+    for name in [s for s in sweeps if s in wanted]:
+        run_one(name, "train", ["train", "-m", *base], sweeps[name])
     base_ckpt = runs / "base" / "0"
     for name in [s for s in EVAL_SWEEPS if s in wanted and args.profile != "smoke"]:
         if not (base_ckpt / "metrics.json").is_file():
             print(f"tune [{name}]: skipped, the base run has no checkpoint ({base_ckpt})", file=sys.stderr)
             failures += 1
             continue
-        sweep_dir = runs / name
-        shutil.rmtree(sweep_dir, ignore_errors=True)
-        sweep_dir.mkdir(parents=True)
-        cmd = rom("eval", "-m", f"checkpoint={base_ckpt}", *EVAL_SWEEPS[name], f"hydra.sweep.dir={sweep_dir}")
-        print(f"tune [{name}]: rom eval {' '.join(EVAL_SWEEPS[name])}", file=sys.stderr, flush=True)
-        rc, wall = run_sweep(cmd, runs / f"{name}.log")
-        rows = collect(sweep_dir, EVAL_SWEEPS[name], "eval")
-        failures += rc != 0 or any("error" in r for r in rows)
-        result["sweeps"][name] = {"kind": "eval", "axes": EVAL_SWEEPS[name], "exit_code": rc, "wall_s": wall, "runs": rows,
-                                  "rom_command": " ".join(["rom", *cmd[3:]])}
-        write_json(out, result)
+        run_one(name, "eval", ["eval", "-m", f"checkpoint={base_ckpt}"], EVAL_SWEEPS[name])
     write_json(out, result)
     print(f"tune: wrote {out}", file=sys.stderr)
     if args.table:

@@ -230,7 +230,6 @@ def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
                 raise DataError(path, "no passages (task.passages): expected id<TAB>text<TAB>title rows")
         own: dict[str, list[Passage]] = {}
         holdout = _holdout(task_cfg)
-        held_out: list[Question] = []
         # the held-out dev split comes from train, so train is read first whenever dev is wanted
         from_train = bool(holdout) and ("train" in wanted or "dev" in wanted)
         order = (["train"] if from_train else []) + [s for s in wanted if not (from_train and s in ("train", "dev"))]

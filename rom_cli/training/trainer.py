@@ -259,7 +259,12 @@ class Trainer:
         self.model.to(self.device)
         state = torch.load(path / "trainer_state.pt", map_location="cpu", weights_only=False)
         self.step = int(state["step"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except ValueError as ex:  # e.g. a checkpoint from before the backbone / heads parameter groups
+            raise RomError(f"trainer.resume={how}: the optimizer state of checkpoint {path} does not fit this "
+                           f"trainer ({' '.join(str(ex).split())[:120]}): expected a checkpoint written by this "
+                           "version of rom; use trainer.resume=never or another hydra.run.dir") from None
         self.scheduler.load_state_dict(state["scheduler"])
         for name, consumed in state["streams"].items():
             if name in self.objectives:

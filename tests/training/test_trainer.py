@@ -96,6 +96,21 @@ def test_crashed_run_resumes_to_identical_parameters(tiny_cfg, tmp_path, monkeyp
     assert steps == list(range(1, 9))  # lines after the checkpoint were dropped, not duplicated
 
 
+def test_resume_from_an_older_optimizer_layout_is_one_error(tiny_cfg, tmp_path):
+    """A checkpoint written before the backbone / heads parameter groups (two groups, not four)."""
+    overrides = ["trainer.max_steps=2", "trainer.checkpoint_every=2", "trainer.eval_at_start=false"]
+    Trainer(tiny_cfg(*overrides), tmp_path).run()
+    path = tmp_path / "checkpoints" / "step-0000002" / "trainer_state.pt"
+    state = torch.load(path, weights_only=False)
+    groups = state["optimizer"]["param_groups"]
+    merged = [{**groups[0], "params": groups[0]["params"] + groups[2]["params"]},
+              {**groups[1], "params": groups[1]["params"] + groups[3]["params"]}]
+    state["optimizer"]["param_groups"] = merged
+    torch.save(state, path)
+    with pytest.raises(RomError, match=r"trainer.resume=auto: the optimizer state of checkpoint .* does not fit"):
+        Trainer(tiny_cfg("trainer.max_steps=4", "trainer.eval_at_start=false"), tmp_path).run()
+
+
 def _same_metrics(a, b, key="final"):
     strip = lambda m: {k: v for k, v in m[key].items() if k != "speed"}  # noqa: E731
     return strip(a) == strip(b)
