@@ -1,8 +1,11 @@
 """Split long passages into windows of N words, remapping answer spans.
 
-A passage of at most `words` words is kept as is (same id). A longer one becomes windows with ids
-`"{pid}@{k}"`; consecutive windows share `stride` words. Each window's text is a slice of the
-original text (from its first word's first character to its last word's last character), so a
+A passage that fits one window is kept as is (same id). A longer one becomes windows with ids
+`"{pid}@{k}"`; consecutive windows share `stride` words. A last window shorter than a quarter of
+`words` (`tail_limit`; e.g. a lone "orchard." after 24-word windows) is merged into the window
+before it, which then holds up to `words + tail_limit - 1` words: a passage of a few words gives
+retrieval and the reader no context. So, without stride, a passage of up to
+`words + tail_limit - 1` words stays whole. Each window's text is a slice of the original text (from its first word's first character to its last word's last character), so a
 span inside a window maps by subtracting the window's character offset and
 `window.text[span.start:span.end] == span.text` holds.
 
@@ -37,11 +40,17 @@ def _words(text: str) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
+def tail_limit(words: int) -> int:
+    """A last window with fewer words than this is merged into the one before it (0: never)."""
+    return words // 4
+
+
 def window_bounds(
     n_words: int, words: int, stride: int, spans_in_words: list[tuple[int, int]] = ()
 ) -> list[tuple[int, int]]:
     """Word ranges [start, end) of the windows; `spans_in_words` are inclusive (first, last) word
-    indices of answer spans that boundaries should not cut."""
+    indices of answer spans that boundaries should not cut. A short last window is merged into the
+    previous one (see `tail_limit`); extending a window to the end never cuts a span."""
     bounds = []
     start = 0
     while True:
@@ -54,6 +63,9 @@ def window_bounds(
             end = cut if cut > start else end
         bounds.append((start, end))
         if end >= n_words:
+            if len(bounds) > 1 and end - start < tail_limit(words):
+                bounds.pop()
+                bounds[-1] = (bounds[-1][0], n_words)
             return bounds
         start = max(end - stride, start + 1)
 
@@ -73,8 +85,11 @@ def split_passage(
         b = bisect.bisect_left(starts, s.end) - 1
         if a <= b:
             span_words.append((a, b))
+    bounds = window_bounds(len(starts), words, stride, span_words)
+    if len(bounds) == 1:  # the short tail merged back: the passage is one window
+        return [(passage, 0)]
     out = []
-    for k, (lo, hi) in enumerate(window_bounds(len(starts), words, stride, span_words)):
+    for k, (lo, hi) in enumerate(bounds):
         c0, c1 = starts[lo], ends[hi - 1]
         out.append((Passage(f"{passage.id}@{k}", passage.text[c0:c1], passage.title), c0))
     return out

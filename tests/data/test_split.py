@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rom_cli.data.split import split_passage, split_passages, window_bounds
+from rom_cli.data.split import split_passage, split_passages, tail_limit, window_bounds
 from rom_cli.data.types import AnswerSpan, LoadStats, Passage, Question
 from rom_cli.errors import ConfigError
 
@@ -19,6 +19,28 @@ def test_short_passage_kept_as_is():
 def test_windows_and_stride():
     assert window_bounds(10, 4, 1) == [(0, 4), (3, 7), (6, 10)]
     assert window_bounds(10, 4, 0) == [(0, 4), (4, 8), (8, 10)]
+
+
+def test_short_tail_merges_into_the_previous_window():
+    assert tail_limit(24) == 6
+    assert window_bounds(53, 24, 0) == [(0, 24), (24, 53)]  # a 5-word tail joins the second window
+    assert window_bounds(54, 24, 0) == [(0, 24), (24, 48), (48, 54)]  # a 6-word tail stays
+    assert window_bounds(12, 8, 0) == [(0, 8), (8, 12)]  # 4 words are not below 8 // 4
+    assert window_bounds(9, 8, 0) == [(0, 9)]
+
+
+def test_short_tail_keeps_spans_and_whole_passages():
+    p = make(28)  # 28 words and a final "." : 24 + 5
+    assert split_passage(p, 24) == [(p, 0)]  # the tail merged back: one window, the passage as is
+    p = make(52)  # 53 words: 24 + 24 + 5 -> two windows, the last one of 29 words
+    start = p.text.index("w50")
+    q = Question("q", "?", ["w50"], [AnswerSpan("p", start, "w50")], ["p"])
+    passages, (q2,) = split_passages([p], [q], words=24)
+    assert [len(x.text.split()) for x in passages] == [24, 29]
+    assert passages[-1].text.endswith("w51 .")
+    (s,) = q2.spans
+    assert s.passage_id == "p@1" and passages[1].text[s.start:s.end] == "w50"
+    assert q2.gold_passage_ids == ["p@1"]
 
 
 def test_boundary_moves_before_an_answer():
@@ -80,4 +102,6 @@ def test_every_answer_shorter_than_a_window_stays_findable(n_words, words, strid
     for s in q2.spans:
         assert by_id[s.passage_id].text[s.start:s.end] == answer
     assert not stats.skipped
-    assert all(len(x.text.split()) <= words for x in passages) or len(passages) == 1
+    if len(passages) > 1:
+        assert all(len(x.text.split()) <= words + max(tail_limit(words) - 1, 0) for x in passages)
+        assert len(passages[-1].text.split()) >= tail_limit(words)  # no short tail left
