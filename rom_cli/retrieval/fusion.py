@@ -7,12 +7,15 @@ import numpy as np
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] over one list; a list whose scores are all equal becomes all 1."""
+    """Scale to [0, 1] over one list. A list whose scores are all equal (BM25 all zero for a query of
+    stopwords, or a single candidate) says nothing about which candidate is better, so it becomes
+    all 0, like its minimum and like absence: all 1 would let any of its candidates tie the other
+    list's top-1."""
     if scores.size == 0:
         return scores
     lo, hi = scores.min(), scores.max()
     if hi <= lo:
-        return np.ones_like(scores)
+        return np.zeros_like(scores)
     return (scores - lo) / (hi - lo)
 
 
@@ -26,7 +29,8 @@ def hybrid_fuse(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fuse per query: weight * minmax(dense) + (1 - weight) * minmax(sparse) over the union.
 
-    A candidate absent from one list gets 0 from it; index -1 (padding) is ignored. Returns
+    A candidate absent from one list gets 0 from it, and so does every candidate of a list whose
+    scores are all equal; index -1 (padding) is ignored. Returns
     (scores float32 [Q, k], indices int64 [Q, k]) best first, ties broken by lower index;
     slots beyond the union's size hold index -1 and score -inf.
     """

@@ -46,7 +46,7 @@ def test_fusion_hand_computed():
 
 def test_fusion_weights_extremes_and_padding():
     d_s, d_i = np.array([[3.0, 2.0, 1.0]]), np.array([[0, 1, 2]])
-    s_s, s_i = np.array([[5.0, 1.0]]), np.array([[2, -1]])
+    s_s, s_i = np.array([[5.0, 1.0, 0.5]]), np.array([[2, 1, -1]])
     _, only_dense = hybrid_fuse(d_s, d_i, s_s, s_i, weight=1.0, k=3)
     assert only_dense.tolist() == [[0, 1, 2]]
     _, only_sparse = hybrid_fuse(d_s, d_i, s_s, s_i, weight=0.0, k=1)
@@ -55,3 +55,16 @@ def test_fusion_weights_extremes_and_padding():
     assert idx[0, 3:].tolist() == [-1, -1] and np.isneginf(scores[0, 3:]).all()
     with pytest.raises(ValueError):
         hybrid_fuse(d_s, d_i, s_s, s_i, weight=1.5, k=1)
+
+
+def test_fusion_all_equal_list_adds_nothing():
+    # BM25 scores all 0 (a query of stopwords): its candidates must not tie the dense top-1
+    # (ties go to the lower index, so 20 and 21 would win a tie with 30)
+    d_s, d_i = np.array([[0.9, 0.5, 0.1]]), np.array([[30, 31, 32]])
+    s_s, s_i = np.zeros((1, 3)), np.array([[20, 21, 32]])
+    scores, idx = hybrid_fuse(d_s, d_i, s_s, s_i, weight=0.5, k=6)
+    assert idx[0, :2].tolist() == [30, 31] and scores[0, :2].tolist() == [0.5, 0.25]
+    assert (scores[0, 2:5] == 0).all()
+    # a single candidate is an all-equal list too
+    _, idx = hybrid_fuse(d_s, d_i, np.array([[7.0]]), np.array([[20]]), weight=0.5, k=1)
+    assert idx.tolist() == [[30]]
