@@ -46,6 +46,17 @@ def find_answer(text: str, answer: str) -> tuple[int, str] | None:
     return None
 
 
+def find_all_answers(text: str, answers: Iterable[str]) -> list[tuple[int, int]]:
+    """Every case-insensitive, word-bounded occurrence of each answer as (start, end) character
+    offsets (weak supervision: every mention may be the answer); "he" is not found inside "the"."""
+    out: list[tuple[int, int]] = []
+    for answer in answers:
+        answer = answer.strip()
+        if answer:
+            out.extend(m.span() for m in _pattern(answer, True).finditer(text))
+    return out
+
+
 def find_spans(passage_id: str, text: str, answers: Iterable[str]) -> list[AnswerSpan]:
     """One span per answer string found in `text` (see `find_answer`)."""
     spans = []

@@ -15,6 +15,7 @@ import re
 import torch
 import torch.nn.functional as F
 
+from rom_cli.data.common import find_all_answers
 from rom_cli.model.inputs import char_span_to_tokens, window_budget, windows
 from rom_cli.tasks.base import Objective, TaskContext, multi_positive_nll, to_device
 
@@ -22,17 +23,9 @@ _SALIENT = re.compile(r"\b(?:[A-Z][\w'-]+(?:\s+(?:of\s+)?[A-Z][\w'-]+)*|\d{2,4})
 
 
 def answer_char_spans(text: str, answers: list[str]) -> list[tuple[int, int]]:
-    """Every case-insensitive occurrence of an answer string in text (weak supervision)."""
-    low, out = text.lower(), []
-    for a in answers:
-        a = a.strip().lower()
-        if not a:
-            continue
-        start = low.find(a)
-        while start >= 0:
-            out.append((start, start + len(a)))
-            start = low.find(a, start + 1)
-    return out
+    """Every case-insensitive occurrence of an answer string in text (weak supervision), word-bounded
+    like the loaders' answer search, so "he" inside "the" is no target span."""
+    return find_all_answers(text, answers)
 
 
 class ReaderObjective(Objective):
