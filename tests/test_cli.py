@@ -43,6 +43,8 @@ def test_subcommand_help_lists_groups():
     out = rom("train", "--help")
     assert out.returncode == 0
     assert "schedule: " in out.stdout and "supervision: " in out.stdout
+    assert "encoder: bert_base, distilbert, minilm, tiny" in out.stdout
+    assert "schema" not in out.stdout.split("== Config ==")[0]
 
 
 @pytest.mark.parametrize("override,needle", [

@@ -68,8 +68,10 @@ class IndexType(str, Enum):
 
 
 class Precision(str, Enum):
+    auto = "auto"  # bf16 where the hardware runs it natively (AMX / AVX512-BF16 CPUs, bf16 GPUs), else fp32
     fp32 = "fp32"
     bf16 = "bf16"
+    fp16 = "fp16"  # CUDA only, with a gradient scaler (GPUs without bf16: V100, T4)
 
 
 class Device(str, Enum):
@@ -224,7 +226,7 @@ class TrainerConfig:
     warmup_ratio: float = 0.1
     grad_clip: float = 1.0
     grad_accum: int = 1
-    precision: Precision = Precision.bf16  # autocast; ~2.5x faster than fp32 on this project's CPUs
+    precision: Precision = Precision.auto  # see rom_cli.model.runtime.resolve_precision
     device: Device = Device.auto
     seed: int = 42
     threads: int | None = None  # torch CPU threads; None: torch's default
@@ -340,20 +342,10 @@ SCHEMAS = {
     "data_schema": DataCmdConfig,
 }
 
-GROUP_SCHEMAS = {
-    "encoder": EncoderConfig,
-    "task": TaskConfig,
-    "mixture": MixtureConfig,
-    "schedule": ScheduleConfig,
-    "supervision": SupervisionConfig,
-    "index": IndexConfig,
-}
-
-
 def register_configs() -> None:
-    """Register the primary schemas and one `schema` node per group (the presets extend it)."""
+    """Register the primary schemas. Group presets (`conf/<group>/*.yaml`) are typed by the primary
+    schema's field for their group, so they need no schema node of their own (one would show up as an
+    option `schema` of every group, and `encoder=schema` would compose)."""
     cs = ConfigStore.instance()
     for name, node in SCHEMAS.items():
         cs.store(name=name, node=node)
-    for group, node in GROUP_SCHEMAS.items():
-        cs.store(group=group, name="schema", node=node)

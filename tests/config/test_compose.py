@@ -51,11 +51,18 @@ def test_unknown_group_option_fails():
 
 
 def test_typo_inside_a_preset_file_fails(tmp_path: Path):
-    """A user's own preset is validated against the group schema too."""
+    """A user's own preset is validated against the group's schema (the primary config types the group)."""
     (tmp_path / "encoder").mkdir()
-    (tmp_path / "encoder" / "mine.yaml").write_text("defaults:\n  - schema\nname: mine\npoolling: cls\n")
+    (tmp_path / "encoder" / "mine.yaml").write_text("name: mine\npoolling: cls\n")
     search = f"hydra.searchpath=[file://{tmp_path}]"
     with pytest.raises(ConfigCompositionException):
         compose_cfg("train", [search, "encoder=mine"])
-    (tmp_path / "encoder" / "mine.yaml").write_text("defaults:\n  - schema\nname: mine\npooling: cls\n")
+    (tmp_path / "encoder" / "mine.yaml").write_text("name: mine\npooling: cls\n")
     assert compose_cfg("train", [search, "encoder=mine"]).encoder.pooling == "cls"
+
+
+@pytest.mark.parametrize("group", ["encoder", "task", "mixture", "schedule", "supervision", "index"])
+def test_schema_is_not_an_option_of_any_group(group):
+    """The schemas type the groups from the primary config; `group=schema` is no option to pick."""
+    with pytest.raises(ConfigCompositionException, match="Could not find"):
+        compose_cfg("train", [f"{group}=schema"])
