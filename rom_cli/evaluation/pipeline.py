@@ -1,7 +1,8 @@
 """Encode, retrieve, read, score: the evaluation that training ends with and `rom eval` runs.
 
 Retrieval top-k is reported two ways: by gold passage (where the data knows it) and by answer
-containment (DPR's has_answer). The reader is scored on the gold passage alone and end to end on
+containment (DPR's has_answer: the answer's tokens occur contiguously in the passage's, see
+`metrics.has_answer`). The reader is scored on the gold passage alone and end to end on
 the top-k retrieved passages for each k in `eval.read_top_k`.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rom_cli.evaluation.metrics import exact_match, f1, mrr_at, normalize_answer, topk_accuracy
+from rom_cli.evaluation.metrics import answer_key, exact_match, f1, mrr_at, topk_accuracy
 from rom_cli.evaluation.reading import LazyPassageTokens, pick_answers, read_candidates, score_windows
 from rom_cli.model.encode import encode_corpus, encode_queries
 from rom_cli.model.inputs import Packer
@@ -31,19 +32,25 @@ class EvalSetup:
 
 
 class AnswerMatcher:
-    """has_answer over many (question, passage) pairs with each passage normalised once."""
+    """DPR's has_answer over many (question, passage) pairs: each passage is tokenised once (cached
+    here), each question's answers once by the caller (`answer_keys`)."""
 
     def __init__(self, corpus):
-        self.corpus, self._norm = corpus, {}
+        self.corpus, self._keys = corpus, {}
 
     def passage(self, p: int) -> str:
-        if p not in self._norm:
-            self._norm[p] = f" {normalize_answer(self.corpus[p].text)} "
-        return self._norm[p]
+        if p not in self._keys:
+            self._keys[p] = answer_key(self.corpus[p].text)
+        return self._keys[p]
 
-    def contains(self, p: int, answers_norm: list[str]) -> bool:
+    @staticmethod
+    def answer_keys(answers) -> list[str]:
+        """The answers of one question in the form `contains` takes."""
+        return [answer_key(a) for a in answers]
+
+    def contains(self, p: int, keys: list[str]) -> bool:
         text = self.passage(p)
-        return any(a and f" {a} " in text for a in answers_norm)
+        return any(k and k in text for k in keys)
 
 
 def retrieve(setup: EvalSetup, corpus, questions, k: int, vectors: np.ndarray | None = None,
@@ -98,8 +105,8 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
     scores, idx, _, enc_stats = retrieve(setup, corpus, questions, depth, bm25=bm25, retriever=retriever,
                                          hybrid_weight=float(setup.eval_cfg.hybrid_weight), index=index)
     matcher = AnswerMatcher(corpus)
-    answers_norm = [[normalize_answer(a) for a in q.answers] for q in questions]
-    answer_hits = [[matcher.contains(int(p), answers_norm[i]) for p in row if p >= 0] for i, row in enumerate(idx)]
+    answer_keys = [matcher.answer_keys(q.answers) for q in questions]
+    answer_hits = [[matcher.contains(int(p), answer_keys[i]) for p in row if p >= 0] for i, row in enumerate(idx)]
     gold_rows, gold_hits = [], []
     for i, q in enumerate(questions):
         gold = {corpus.index_of(g) for g in q.gold_passage_ids if g in corpus}

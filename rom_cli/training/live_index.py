@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 
-from rom_cli.evaluation.metrics import normalize_answer
 from rom_cli.evaluation.pipeline import AnswerMatcher
 from rom_cli.model.encode import encode_passage_tokens, encode_queries
 from rom_cli.model.inputs import TokenizedTexts
@@ -73,6 +72,6 @@ class LiveIndex:
         key = (question, int(passage))
         if key not in self._contains:
             if question not in self._answers:
-                self._answers[question] = [normalize_answer(a) for a in self.ctx.questions[question].answers]
+                self._answers[question] = self._matcher.answer_keys(self.ctx.questions[question].answers)
             self._contains[key] = self._matcher.contains(int(passage), self._answers[question])
         return self._contains[key]

@@ -3,12 +3,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rom_cli.evaluation.metrics import (
+    dpr_tokens,
     exact_match,
     f1,
     has_answer,
     mrr_at,
     normalize_answer,
-    normalize_tokens,
     topk_accuracy,
 )
 
@@ -42,8 +42,31 @@ def test_has_answer():
     assert has_answer(text, ["nope", "Broncos"])
     assert not has_answer(text, ["Bronco"])  # whole tokens only
     assert not has_answer(text, ["Broncos Denver"])  # contiguous and in order
-    assert not has_answer(text, ["the"])  # empty after normalisation never matches
-    assert has_answer(normalize_tokens(text), ["Super Bowl 50"])
+    assert has_answer(text, ["Super Bowl 50"]) and has_answer(text, ["Broncos,"])
+    assert not has_answer(text, ["", "  "])  # an answer without tokens never matches
+
+
+def test_has_answer_is_dprs_token_rule():
+    # articles and punctuation are tokens: they must be in the passage (SQuAD normalisation drops them)
+    text = "He moved to the U.S. in 1990; the Beatles' song."
+    assert has_answer(text, ["the U.S."]) and has_answer(text, ["U.S"]) and has_answer(text, ["the"])
+    assert not has_answer(text, ["US"]) and not has_answer(text, ["a U.S."])
+    assert not has_answer("Beatles song", ["The Beatles"])  # was found when articles were dropped
+    assert not has_answer("in 1990, he left", ["1990 he"])  # the comma is a token in between
+    assert has_answer("Denver-based", ["Denver"]) and has_answer("x_y", ["y"])  # "-" and "_" split
+    # case and accents: NFD and lowercase on both sides; an accent is part of its word
+    assert has_answer("CAFÉ DE FLORE", ["café de flore"])
+    assert has_answer("cafe\u0301", ["caf\u00e9"])  # decomposed vs precomposed é
+    assert not has_answer("the café", ["cafe"]) and not has_answer("the cafe", ["café"])
+    assert has_answer("Ur\u00adanus", ["ur anus"])  # a soft hyphen (format char) is no token
+    assert has_answer("Σ ΟΔΟΣ", ["οδος"])
+    assert has_answer("Gdańsk (Danzig)", ["Gdańsk"]) and has_answer("Gdańsk", ["GDAŃSK"])
+
+
+def test_dpr_tokens():
+    assert dpr_tokens("The U.S.-born, 3.5%!") == ["the", "u", ".", "s", ".", "-", "born", ",", "3", ".", "5", "%", "!"]
+    assert dpr_tokens("naïve\tcafé\u00a0x\x00y") == ["nai\u0308ve", "cafe\u0301", "x", "y"]
+    assert dpr_tokens("\u0915\u093f\u0924\u093e\u092c") == ["\u0915\u093f\u0924\u093e\u092c"]  # marks inside a word
 
 
 def test_topk_and_mrr_hand_computed():
