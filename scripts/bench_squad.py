@@ -95,13 +95,13 @@ COMMON = [
 PROFILES = {
     "cpu_small": {
         "description": "subsampled for a 2-core CPU: 2,000 train questions, 300 dev questions over all 2,067 "
-                       "dev paragraphs, 48 steps, bf16",
+                       "dev paragraphs, 48 steps, precision auto (bf16 where the CPU runs it natively, else fp32)",
         "overrides": [
             "experiment=squad",
             "task.train_limit=2000",
             "task.eval_limit=300",
             "trainer.max_steps=48",
-            "trainer.precision=bf16",
+            "trainer.precision=auto",
             "encoder.passage_max_length=192",
             "index.refresh_every=null",
             "eval.top_k=[1,5,20,100]",

@@ -110,7 +110,8 @@ def compare_with_training(session: CheckpointSession, eff, metrics: dict) -> dic
     same = all(OmegaConf.to_container(eff[s]) == OmegaConf.to_container(section_from_run(SECTIONS[s], run_cfg.get(s)))
                for s in ("task", "eval", "index"))
     trainer = run_cfg.get("trainer") or {}
-    same = same and value_of(eff.precision) == value_of(trainer.get("precision", "fp32"))
+    trained_precision = (trained.get("config") or {}).get("precision") or value_of(trainer.get("precision", "fp32"))
+    same = same and value_of(eff.precision) == trained_precision
     a, b = _leaves(trained["final"]), _leaves(metrics)
     diffs = [f"{k}: training {a.get(k)}, eval {b.get(k)}" for k in sorted(set(a) | set(b))
              if k not in a or k not in b or not math.isclose(a[k], b[k], rel_tol=TOLERANCE, abs_tol=TOLERANCE)]

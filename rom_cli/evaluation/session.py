@@ -41,9 +41,12 @@ def effective_config(cmd_cfg, run_cfg, overrides: list[str], sections=tuple(SECT
 
     A group selection or whole-section override (`task=squad`) takes the composed section as is; a
     key (`task.eval_limit=100`) takes that one composed value. Device and precision left null in the
-    command config fall back to the checkpoint's `trainer.device` / `trainer.precision`.
+    command config fall back to the checkpoint's `trainer.device` / `trainer.precision`; the precision is
+    then resolved for this machine (`auto`: bf16 where native, else fp32).
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from rom_cli.model.runtime import resolve_device, resolve_precision
 
     out = OmegaConf.create({name: section_from_run(SECTIONS[name], run_cfg.get(name)) for name in sections})
     parsed = OverridesParser.create().parse_overrides(overrides) if overrides else []
@@ -60,8 +63,10 @@ def effective_config(cmd_cfg, run_cfg, overrides: list[str], sections=tuple(SECT
             OmegaConf.update(out, key, OmegaConf.select(cmd_cfg, key), merge=False)
     trainer = run_cfg.get("trainer") or {}
     out.device = value_of(cmd_cfg.device if cmd_cfg.get("device") is not None else trainer.get("device", "auto"))
-    out.precision = value_of(cmd_cfg.precision if cmd_cfg.get("precision") is not None
-                             else trainer.get("precision", "fp32"))
+    requested = value_of(cmd_cfg.precision if cmd_cfg.get("precision") is not None
+                         else trainer.get("precision", "auto"))
+    choice = resolve_precision(requested, resolve_device(out.device), key="precision")
+    out.precision, out.precision_reason = choice.precision, choice.describe()
     out.threads = cmd_cfg.threads if cmd_cfg.get("threads") is not None else trainer.get("threads")
     return out
 

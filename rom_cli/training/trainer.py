@@ -34,7 +34,15 @@ from rom_cli.model.backbone import load_tokenizer
 from rom_cli.model.encode import PassageTokens
 from rom_cli.model.inputs import Packer
 from rom_cli.model.rom_model import RomModel
-from rom_cli.model.runtime import autocast, peak_memory_mb, resolve_device, seed_everything
+from rom_cli.model.runtime import (
+    autocast,
+    grad_scaler,
+    machine,
+    peak_memory_mb,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+)
 from rom_cli.retrieval.fingerprint import fingerprint_state_dict
 from rom_cli.tasks import build_objectives
 from rom_cli.tasks.base import TaskContext
@@ -124,7 +132,8 @@ class Trainer:
         self.console = console or Console(stderr=True)
         t = cfg.trainer
         self.device = resolve_device(t.device)
-        self.precision = t.precision
+        self.precision_choice = resolve_precision(t.precision, self.device)
+        self.precision = self.precision_choice.precision
         if t.threads:
             torch.set_num_threads(int(t.threads))
         seed_everything(int(t.seed))
@@ -166,6 +175,7 @@ class Trainer:
             self.live = LiveIndex(self.ctx, self.model, self.device, self.precision, depth)
             self.ctx.live = self.live
         self.optimizer, self.scheduler = build_optimizer(self.model, t, int(t.max_steps))
+        self.scaler = grad_scaler(self.device, self.precision)
         self.step = 0
         self.stats = {n: {"examples": 0, "seconds": 0.0, "batches": 0} for n in self.objectives}
         self.index_events: list[dict] = []
@@ -204,6 +214,7 @@ class Trainer:
             "step": self.step,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "streams": {n: o.stream.consumed for n, o in self.objectives.items()},
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
@@ -247,6 +258,13 @@ class Trainer:
                 f"trainer.resume={how}: checkpoint {path} is of another encoder ({saved.encoder.get('name')!r}, "
                 f"this run {self.cfg.encoder.name!r}; they differ in {keys}): expected a checkpoint of the same "
                 f"encoder; use {fix}")
+        planned = (saved.get("trainer") or {}).get("max_steps")
+        if planned is not None and int(planned) != int(self.cfg.trainer.max_steps):
+            raise RomError(
+                f"trainer.max_steps={self.cfg.trainer.max_steps}: checkpoint {path} belongs to a run planned for "
+                f"trainer.max_steps={planned}, and its learning-rate schedule (warmup, linear decay to zero) is "
+                f"fixed by that number: expected trainer.max_steps={planned} to continue it; to train longer, "
+                "start a new run (another hydra.run.dir) with the longer schedule")
         try:
             for key, backbone in self.model.backbones.items():
                 folder = path / ("encoder" if key == "shared" else f"encoder-{key}")
@@ -266,6 +284,8 @@ class Trainer:
                            f"trainer ({' '.join(str(ex).split())[:120]}): expected a checkpoint written by this "
                            "version of rom; use trainer.resume=never or another hydra.run.dir") from None
         self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         for name, consumed in state["streams"].items():
             if name in self.objectives:
                 self.objectives[name].stream.consumed = int(consumed)
@@ -367,7 +387,7 @@ class Trainer:
                     raise RomError(f"non-finite loss ({loss.item()}) at step {step}, task {name!r}, batch examples "
                                    f"{batch['indices'][:8]}{'...' if len(batch['indices']) > 8 else ''}; last good "
                                    f"checkpoint: {last or 'none'} (set trainer.skip_nonfinite=true to skip such batches)")
-                (loss * weight / int(t.grad_accum)).backward()
+                self.scaler.scale(loss * weight / int(t.grad_accum)).backward()
                 total += float(loss.detach())
                 examples += int(batch.get("examples", 0))
             stats = self.stats[name]
@@ -376,8 +396,10 @@ class Trainer:
             stats["batches"] += int(t.grad_accum)
             losses[name] = total / int(t.grad_accum)
         if t.grad_clip:
+            self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(t.grad_clip))
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)  # fp16: skipped when the scaled gradients overflowed
+        self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return losses
@@ -393,7 +415,7 @@ class Trainer:
         self.console.print(f"[bold]rom train[/]: encoder {self.cfg.encoder.name} (shared={self.cfg.encoder.shared}, "
                            f"{params / 1e6:.1f}M parameters), tasks {list(self.objectives)}, schedule "
                            f"{value_of(self.cfg.schedule.name)}, supervision {value_of(self.cfg.supervision.level)}, "
-                           f"device {self.device}, {value_of(self.precision)}")
+                           f"device {self.device}, precision {self.precision_choice.describe()}")
         if self.step0 is None and t.eval_at_start:
             self.console.print("evaluating the untrained model (step 0)...")
             self.step0 = self.evaluate()
@@ -465,8 +487,10 @@ class Trainer:
                        "task": self.cfg.task.name, "mixture": dict(self.cfg.mixture.tasks),
                        "schedule": value_of(self.cfg.schedule.name),
                        "supervision": value_of(self.cfg.supervision.level),
-                       "precision": value_of(self.precision), "device": str(self.device),
+                       "precision": self.precision, "precision_requested": self.precision_choice.requested,
+                       "precision_reason": self.precision_choice.reason, "device": str(self.device),
                        "max_steps": int(self.cfg.trainer.max_steps), "seed": int(self.cfg.trainer.seed)},
+            "machine": machine(),
             "parameters": params,
             "parameter_breakdown": self.model.parameter_breakdown(),
             "peak_memory_mb": peak_memory_mb(self.device),

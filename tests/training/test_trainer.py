@@ -108,7 +108,16 @@ def test_resume_from_an_older_optimizer_layout_is_one_error(tiny_cfg, tmp_path):
     state["optimizer"]["param_groups"] = merged
     torch.save(state, path)
     with pytest.raises(RomError, match=r"trainer.resume=auto: the optimizer state of checkpoint .* does not fit"):
-        Trainer(tiny_cfg("trainer.max_steps=4", "trainer.eval_at_start=false"), tmp_path).run()
+        Trainer(tiny_cfg("trainer.max_steps=2", "trainer.eval_at_start=false"), tmp_path).run()
+
+
+def test_resume_with_another_max_steps_is_refused_naming_the_planned_number(tiny_cfg, tmp_path):
+    """The learning-rate schedule is fixed by max_steps: continuing with another number would bend it mid-run."""
+    Trainer(tiny_cfg("trainer.max_steps=2"), tmp_path).run()
+    with pytest.raises(RomError, match=r"trainer.max_steps=5: .* planned for trainer.max_steps=2.*expected "
+                                       r"trainer.max_steps=2"):
+        Trainer(tiny_cfg("trainer.max_steps=5"), tmp_path).run()
+    assert Trainer(tiny_cfg("trainer.max_steps=2"), tmp_path).run()["train"]["steps"] == 2
 
 
 def _same_metrics(a, b, key="final"):
@@ -173,3 +182,41 @@ def test_nonfinite_loss_can_be_skipped_and_counted(tiny_cfg, tmp_path, monkeypat
     metrics = Trainer(tiny_cfg("mixture=ict_only", "trainer.skip_nonfinite=true"), tmp_path).run()
     assert metrics["train"]["skipped_batches"] == 1
     assert metrics["train"]["steps"] == 3
+
+
+def test_metrics_name_the_precision_its_reason_and_the_machine(tiny_cfg, tmp_path):
+    metrics = Trainer(tiny_cfg("trainer.precision=auto", "trainer.max_steps=1"), tmp_path).run()
+    from rom_cli.model.runtime import resolve_precision
+
+    expected = resolve_precision("auto", torch.device("cpu"))
+    config = metrics["config"]
+    assert config["precision"] == expected.precision and config["precision_requested"] == "auto"
+    assert config["precision_reason"] == expected.reason
+    assert metrics["machine"]["cpu_capability"] and metrics["machine"]["torch"] == torch.__version__
+
+
+def test_a_loss_scaler_trains_and_resumes_exactly(tiny_cfg, tmp_path):
+    """The fp16 path's GradScaler (enabled here on CPU in fp32) scales, unscales before clipping, and its
+    state is checkpointed: a resumed run ends where the uninterrupted one does."""
+
+    def trainer(where) -> Trainer:
+        t = Trainer(tiny_cfg("trainer.max_steps=4"), where)
+        t.scaler = torch.amp.GradScaler("cpu", enabled=True, init_scale=2.0**8)
+        return t
+
+    whole = trainer(tmp_path / "whole")
+    whole.run()
+    assert 0 < whole.scaler.get_scale() <= 2.0**8
+    first = trainer(tmp_path / "split")
+    first.run_dir.mkdir(parents=True)
+    for _ in range(2):  # the first half of the run, then a checkpoint (as a killed run leaves)
+        first.train_step()
+        first.step += 1
+    path = first.save()
+    state = torch.load(path / "trainer_state.pt", weights_only=False)
+    assert state["scaler"]["scale"] == first.scaler.get_scale()
+    resumed = trainer(tmp_path / "split")
+    resumed.run()
+    assert resumed.scaler.get_scale() == whole.scaler.get_scale()
+    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
