@@ -32,8 +32,8 @@ def exact_match(pred: str, golds: Iterable[str]) -> float:
 
 
 def _f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
-    if not pred_tokens or not gold_tokens:
-        return float(pred_tokens == gold_tokens)  # both empty: agree; one empty: 0
+    # SQuAD v1.1's official script: no common token gives 0, also when both sides normalise to
+    # nothing (v2.0 would give 1 there); EM still counts that case as a match.
     same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
     if same == 0:
         return 0.0
@@ -42,7 +42,8 @@ def _f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
 
 
 def f1(pred: str, golds: Iterable[str]) -> float:
-    """SQuAD token F1, max over gold answers (0.0 for no golds)."""
+    """SQuAD v1.1 token F1, max over gold answers (0.0 for no golds, and 0.0 when prediction and
+    gold both normalise to nothing, as in the official v1.1 script)."""
     p = normalize_tokens(pred)
     return max((_f1(p, normalize_tokens(g)) for g in golds), default=0.0)
 

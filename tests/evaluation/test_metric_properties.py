@@ -43,7 +43,8 @@ def test_f1_is_symmetric_for_one_gold(a, b):
 def test_scores_are_the_max_over_gold_answers(pred, golds):
     assert f1(pred, golds) == max(f1(pred, [g]) for g in golds)
     assert exact_match(pred, golds) == max(exact_match(pred, [g]) for g in golds)
-    assert exact_match(pred, golds) <= f1(pred, golds)
+    if normalize_answer(pred):  # else EM may be 1 with F1 0 (SQuAD v1.1: no common token)
+        assert exact_match(pred, golds) <= f1(pred, golds)
 
 
 @settings(max_examples=200, deadline=None)

@@ -32,7 +32,9 @@ def test_f1_squad_style():
     assert f1("Denver Broncos team", ["Denver Broncos"]) == pytest.approx(0.8)
     assert f1("Denver Broncos team", ["Carolina", "Denver Broncos"]) == pytest.approx(0.8)
     assert f1("Carolina", ["Denver Broncos"]) == 0.0
-    assert f1("the", ["a"]) == 1.0  # both normalise to nothing
+    # both normalise to nothing: EM matches, F1 is 0 (SQuAD v1.1's script; v2.0 would give 1)
+    assert f1("the", ["a"]) == 0.0 and f1("", ["."]) == 0.0 and exact_match("the", ["a"]) == 1.0
+    assert f1("the", ["a", "the cat"]) == 0.0
     assert f1("x", []) == 0.0
 
 
@@ -91,7 +93,7 @@ def test_normalize_idempotent(s):
 def test_f1_bounds(pred, golds):
     score = f1(pred, golds)
     assert 0.0 <= score <= 1.0
-    assert f1(pred, [pred]) == 1.0
+    assert f1(pred, [pred]) == float(bool(normalize_answer(pred)))  # nothing left: F1 0 (v1.1)
     assert exact_match(pred, [pred]) == 1.0
-    if exact_match(pred, golds) == 1.0:
+    if exact_match(pred, golds) == 1.0 and normalize_answer(pred):
         assert score == 1.0
