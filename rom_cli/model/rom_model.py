@@ -71,8 +71,12 @@ class RomModel(nn.Module):
         return pooled
 
     def scores(self, queries: torch.Tensor, passages: torch.Tensor) -> torch.Tensor:
-        """Similarity logits [Q, P] (temperature-scaled), the same for training and search."""
-        return queries @ passages.T / self.cfg.temperature
+        """Similarity logits [Q, P] (temperature-scaled), the same for training and search.
+
+        Always fp32, autocast off: bf16 keeps about 3 significant digits, and after dividing by a
+        small temperature the contrastive softmax would rank near-ties by rounding noise."""
+        with torch.autocast(device_type=queries.device.type, enabled=False):
+            return queries.float() @ passages.float().T / self.cfg.temperature
 
     def read(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Start logits, end logits [B, L] (non-passage positions masked) and relevance logits [B]."""

@@ -124,13 +124,17 @@ class Objective(ABC):
 def multi_positive_nll(scores: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
     """-log(sum of softmax mass on the positives), averaged over rows that have one (ORQA/DPR).
 
-    One positive per row is DPR's NLL; several is the marginal likelihood of weak supervision."""
+    One positive per row is DPR's NLL; several is the marginal likelihood of weak supervision.
+    Computed in fp32 with autocast off, like `RomModel.scores`: a bf16 logsumexp would round the
+    loss and its gradient."""
     has = positive.any(dim=1)
-    if not bool(has.any()):
-        return scores.sum() * 0.0
-    all_lse = torch.logsumexp(scores, dim=1)
-    pos_lse = torch.logsumexp(scores.masked_fill(~positive, float("-inf")), dim=1)
-    return (all_lse - pos_lse)[has].mean()
+    with torch.autocast(device_type=scores.device.type, enabled=False):
+        scores = scores.float()
+        if not bool(has.any()):
+            return scores.sum() * 0.0
+        all_lse = torch.logsumexp(scores, dim=1)
+        pos_lse = torch.logsumexp(scores.masked_fill(~positive, float("-inf")), dim=1)
+        return (all_lse - pos_lse)[has].mean()
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
