@@ -23,11 +23,12 @@ def run(cfg) -> list:
              name="index")
     console = Console()
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom ask checkpoint=outputs/train/<date>/<time>`"))
-    eff = effective_config(cfg, run_cfg, command_line_overrides(), sections=())
+    eff = effective_config(cfg, run_cfg, command_line_overrides(), sections=("eval",))
     session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
     folder = load_index_folder(cfg.index_dir, expected_fingerprint=session.fingerprint())
+    # ranked like `rom eval` of this checkpoint: its eval.rank_with_retriever adds the retriever prior
     answerer = Answerer(session, folder, int(cfg.top_k), int(cfg.read_top_k), value_of(cfg.retriever),
-                        float(cfg.hybrid_weight))
+                        float(cfg.hybrid_weight), bool(eff.eval.rank_with_retriever))
     if cfg.question is not None:
         reply = answerer.ask(cfg.question)
         console.print(render(reply))

@@ -1,8 +1,9 @@
 """One question against a checkpoint and an index folder: retrieve, read, and show where the answer is.
 
-The retrieval and reading are the evaluation pipeline's own (`retrieve`, `read_candidates`), so
-`rom ask` answers exactly as `rom eval` scores; the index folder's passage store means no data
-files are needed.
+The retrieval, reading and answer ranking are the evaluation pipeline's own (`retrieve`,
+`score_windows`, `pick_answers` with the same `retriever_priors`), so `rom ask` answers exactly as
+`rom eval` scores: the same question, checkpoint and top-k pick the same answer. The index folder's
+passage store means no data files are needed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from rich.text import Text
 from rom_cli.data.types import Passage, Question
 from rom_cli.errors import RomError
 from rom_cli.evaluation.pipeline import EvalSetup, retrieve
-from rom_cli.evaluation.reading import Answer, LazyPassageTokens, read_candidates
+from rom_cli.evaluation.reading import (
+    Answer,
+    LazyPassageTokens,
+    pick_answers,
+    retriever_priors,
+    score_windows,
+)
 from rom_cli.evaluation.session import CheckpointSession
 from rom_cli.retrieval.index_store import IndexFolder
 
@@ -44,6 +51,7 @@ class Reply:
 class _AskEval:  # the fields of EvalConfig that `retrieve` and the reader use
     batch_size: int = 32
     hybrid_weight: float = 0.5
+    rank_with_retriever: bool = True
 
 
 def check_question(question: str | None) -> str:
@@ -56,12 +64,13 @@ def check_question(question: str | None) -> str:
 
 class Answerer:
     def __init__(self, session: CheckpointSession, folder: IndexFolder, top_k: int = 5, read_top_k: int = 1,
-                 retriever: str = "dense", hybrid_weight: float = 0.5):
+                 retriever: str = "dense", hybrid_weight: float = 0.5, rank_with_retriever: bool = True):
+        """`rank_with_retriever`: eval.rank_with_retriever (`rom ask` takes the checkpoint's)."""
         if top_k < 1 or read_top_k < 1:
             raise RomError(f"top_k={top_k}, read_top_k={read_top_k}: expected integers >= 1")
         self.session, self.folder = session, folder
         self.top_k, self.read_top_k, self.retriever = int(top_k), int(read_top_k), retriever
-        self.eval_cfg = _AskEval(hybrid_weight=float(hybrid_weight))
+        self.eval_cfg = _AskEval(hybrid_weight=float(hybrid_weight), rank_with_retriever=bool(rank_with_retriever))
         self.setup = EvalSetup(session.model, session.packer, session.enc_cfg, self.eval_cfg, None,
                                session.device, session.precision)
         self.tokens = LazyPassageTokens(session.packer, folder.passages)
@@ -81,9 +90,11 @@ class Answerer:
         hits = [Hit(int(p), corpus[int(p)], float(s)) for p, s in zip(idx[0], scores[0], strict=True) if p >= 0]
         q_ids = self.session.packer.tokenize([text]).ids
         cands = [[h.position for h in hits[: self.read_top_k]]]
-        answer = read_candidates(self.session.model, self.session.packer, self.session.enc_cfg, q_ids, cands,
-                                 self.tokens, corpus, self.eval_cfg.batch_size, self.session.device,
-                                 self.session.precision)[0]
+        windows = score_windows(self.session.model, self.session.packer, self.session.enc_cfg, q_ids, cands,
+                                self.tokens, self.eval_cfg.batch_size, self.session.device, self.session.precision)
+        priors = retriever_priors(scores, self.retriever, self.eval_cfg.rank_with_retriever,
+                                  float(self.session.enc_cfg.temperature))
+        answer = pick_answers(windows, corpus, 1, self.read_top_k, priors)[0]
         return Reply(text, answer, hits, self.retriever)
 
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from rom_cli.evaluation.metrics import answer_key, exact_match, f1, mrr_at, topk_accuracy
-from rom_cli.evaluation.reading import LazyPassageTokens, pick_answers, read_candidates, score_windows
+from rom_cli.evaluation.reading import (
+    LazyPassageTokens,
+    pick_answers,
+    read_candidates,
+    retriever_priors,
+    score_windows,
+)
 from rom_cli.model.encode import encode_corpus, encode_queries
 from rom_cli.model.inputs import Packer
 from rom_cli.retrieval.faiss_index import DenseIndex
@@ -141,9 +147,8 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
         deepest = [[int(p) for p in row[: read_ks[-1]] if p >= 0] for row in idx]
         windows = score_windows(setup.model, setup.packer, setup.enc_cfg, q_ids, deepest, tokens,
                                 setup.eval_cfg.batch_size, setup.device, setup.precision)
-        priors = None
-        if retriever == "dense" and setup.eval_cfg.rank_with_retriever:
-            priors = [row[row > -np.inf] / float(setup.enc_cfg.temperature) for row in scores]
+        priors = retriever_priors(scores, retriever, bool(setup.eval_cfg.rank_with_retriever),
+                                  float(setup.enc_cfg.temperature))
         for k in read_ks:
             e2e_answers[k] = pick_answers(windows, corpus, len(questions), k, priors)
             end_to_end[f"top{k}"] = _em_f1(e2e_answers[k], questions)

@@ -130,6 +130,18 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - (m + np.log(np.exp(x - m).sum()))
 
 
+def retriever_priors(scores: np.ndarray, retriever: str, rank_with_retriever: bool,
+                     temperature: float) -> list[np.ndarray] | None:
+    """The `priors` of `pick_answers` for retrieval scores [Q, depth] (padding -inf), or None.
+
+    Only dense scores divided by the training temperature are the logits of the retriever's own
+    softmax; BM25 and fused scores are not, so they add nothing. `rom eval` and `rom ask` both rank
+    with this, so they pick the same answer."""
+    if retriever != "dense" or not rank_with_retriever:
+        return None
+    return [row[row > -np.inf] / float(temperature) for row in scores]
+
+
 def pick_answers(scores: WindowScores, corpus, n_questions: int, k: int | None = None,
                  priors: list[np.ndarray] | None = None) -> list[Answer | None]:
     """Best answer per question among its first k candidates (all when k is None).

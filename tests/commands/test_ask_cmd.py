@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from rom_cli.data.load import load_task
 from rom_cli.evaluation.answering import Answerer
 from rom_cli.evaluation.metrics import exact_match
+from rom_cli.evaluation.pipeline import EvalSetup, evaluate
 from rom_cli.evaluation.session import open_checkpoint
 from rom_cli.retrieval.index_store import load_index_folder
 from rom_cli.training.checkpoint import resolve_checkpoint
@@ -60,3 +61,24 @@ def test_ask_bad_input_is_one_line(trained_run, index_dir, tmp_path):
     line = one_line_error(rom("ask", f"checkpoint={tmp_path}", f"index={index_dir}", "Who?",
                               f"hydra.run.dir={tmp_path / 'c'}"))
     assert "not a rom checkpoint" in line
+
+
+@pytest.mark.parametrize("rank_with_retriever", [True, False])
+def test_ask_and_eval_pick_the_same_answer(trained_run, index_dir, rank_with_retriever):
+    """Same checkpoint, question and top-k: `rom ask` picks the answer `rom eval` scores, retriever
+    prior included (dense retrieval, reading the top 5, so the prior can change the pick)."""
+    path = resolve_checkpoint(str(trained_run))
+    session = open_checkpoint(path, "cpu", "fp32", threads=1)
+    folder = load_index_folder(index_dir, expected_fingerprint=session.fingerprint())
+    cfg = OmegaConf.load(path / "config.yaml")
+    cfg.task.train_limit = cfg.task.eval_limit = None
+    data = load_task(cfg.task, cfg.data)
+    questions = [q for s in ("train", "dev", "test") for q in data.split(s)][:40]
+    eval_cfg = OmegaConf.merge(cfg.eval, {"top_k": [1, 5], "read_top_k": [5],
+                                          "rank_with_retriever": rank_with_retriever})
+    setup = EvalSetup(session.model, session.packer, session.enc_cfg, eval_cfg, cfg.index, session.device,
+                      session.precision)
+    _, predictions = evaluate(setup, folder.passages, questions, with_predictions=True, index=folder.index)
+    answerer = Answerer(session, folder, top_k=5, read_top_k=5, rank_with_retriever=rank_with_retriever)
+    asked = [answerer.ask(q.text).answer for q in questions]
+    assert [a.text if a else "" for a in asked] == [p["prediction"] for p in predictions]
