@@ -107,7 +107,7 @@ def required(cfg, key: str, example: str, name: str | None = None) -> str:
 
 def peek_run_config(checkpoint: str) -> tuple[Path, DictConfig]:
     """(checkpoint folder, its run config) without loading weights: RomError for a bad path."""
-    from rom_cli.training.checkpoint import resolve_checkpoint
+    from rom_cli.checkpoints import resolve_checkpoint
 
     path = resolve_checkpoint(str(checkpoint))
     try:
@@ -121,9 +121,9 @@ def open_checkpoint(path: Path, device: str, precision: str, threads: int | None
 
     import torch
 
+    from rom_cli.checkpoints import load_model
     from rom_cli.model.inputs import Packer
     from rom_cli.model.runtime import resolve_device
-    from rom_cli.training.checkpoint import load_model
 
     dev = resolve_device(device)
     if threads:

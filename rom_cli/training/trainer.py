@@ -26,6 +26,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rom_cli.atomic import atomic_write_json, atomic_write_text
+from rom_cli.checkpoints import (
+    checkpoint_name,
+    latest_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from rom_cli.config.schema import value_of
 from rom_cli.data.load import load_task, subsample
 from rom_cli.errors import ConfigError, RomError
@@ -46,12 +52,6 @@ from rom_cli.model.runtime import (
 from rom_cli.retrieval.fingerprint import fingerprint_state_dict
 from rom_cli.tasks import build_objectives
 from rom_cli.tasks.base import TaskContext
-from rom_cli.training.checkpoint import (
-    checkpoint_name,
-    latest_checkpoint,
-    resolve_checkpoint,
-    save_checkpoint,
-)
 from rom_cli.training.live_index import LiveIndex
 from rom_cli.training.schedules import build_sampler
 from rom_cli.training.validate import validate_train_config

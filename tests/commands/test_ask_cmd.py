@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from rom_cli.checkpoints import resolve_checkpoint
 from rom_cli.data.load import load_task
 from rom_cli.evaluation.answering import Answerer
 from rom_cli.evaluation.metrics import exact_match
 from rom_cli.evaluation.pipeline import EvalSetup, evaluate
 from rom_cli.evaluation.session import open_checkpoint
 from rom_cli.retrieval.index_store import load_index_folder
-from rom_cli.training.checkpoint import resolve_checkpoint
 from tests.commands.conftest import one_line_error, rom
 
 

@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
+from rom_cli.checkpoints import best_checkpoint, latest_checkpoint
 from rom_cli.errors import RomError
 from rom_cli.training import trainer as trainer_module
-from rom_cli.training.checkpoint import best_checkpoint, latest_checkpoint
 from rom_cli.training.trainer import Trainer
 
 

@@ -1,4 +1,7 @@
-"""Checkpoints: written whole or not at all, loadable by plain transformers.
+"""Checkpoint folders on disk: written whole or not at all, found by name, loadable by plain transformers.
+
+Training writes them and evaluation, `rom index` and `rom ask` read them, so this module belongs to
+neither (evaluation must not depend on the trainer).
 
 Layout of `<run>/checkpoints/step-000100/`: `encoder/` (or `encoder-query/`, `encoder-passage/`,
 `encoder-reader/` for three towers) written with `save_pretrained`, `tokenizer/`, `heads.pt`,
@@ -7,6 +10,8 @@ Layout of `<run>/checkpoints/step-000100/`: `encoder/` (or `encoder-query/`, `en
 temporary name, fsynced, then renamed, so a killed run never leaves a half checkpoint behind;
 `checkpoints/LATEST` names the newest complete one. Pruning keeps the newest `keep_last` and the one
 `checkpoints/BEST` names (written when the trainer selects checkpoints, `trainer.eval_every`).
+A checkpoint damaged afterwards (a file deleted or truncated) fails to load with one line naming
+the file.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from rom_cli.errors import RomError
 
 LATEST = "LATEST"
 BEST = "BEST"
+# last path components of `resolve_checkpoint` that mean "the checkpoint this pointer names"
+POINTER_NAMES = {"last": LATEST, "latest": LATEST, LATEST: LATEST, "best": BEST, BEST: BEST}
 
 
 def model_state(model) -> dict[str, dict]:
@@ -99,9 +106,37 @@ def best_checkpoint(ckpt_dir: Path) -> Path | None:
     return None
 
 
+def _named_checkpoint(path: str, p: Path) -> Path:
+    """`<run>/last`, `<run>/checkpoints/best`, ...: the checkpoint the LATEST / BEST pointer names."""
+    pointer = POINTER_NAMES[p.name]
+    parent = p.parent
+    if not parent.is_dir():
+        raise RomError(f"checkpoint={path}: {parent} is not a directory (expected a run directory or its checkpoints/)")
+    ckpt_dir = parent / "checkpoints" if (parent / "checkpoints").is_dir() else parent
+    found = latest_checkpoint(ckpt_dir)
+    if found is None:
+        raise RomError(f"checkpoint={path}: no complete checkpoint in {ckpt_dir} (expected step-NNNNNNN/ "
+                       "folders with meta.json and config.yaml)")
+    if pointer == LATEST:
+        return found
+    best = ckpt_dir / BEST
+    if not best.is_file():
+        raise RomError(f"checkpoint={path}: {best} does not exist: the run was trained without "
+                       "trainer.eval_every, so no best checkpoint was selected; use last instead")
+    found = best_checkpoint(ckpt_dir)
+    if found is None:
+        raise RomError(f"checkpoint={path}: {best} names {best.read_text().strip()!r}, which is not a complete "
+                       f"checkpoint in {ckpt_dir} (expected a folder with meta.json and config.yaml)")
+    return found
+
+
 def resolve_checkpoint(path: str) -> Path:
-    """A checkpoint folder, or a run dir / checkpoints dir meaning its latest checkpoint."""
+    """A checkpoint folder; a run dir / checkpoints dir meaning its latest checkpoint; or one of those
+    followed by `last`/`latest`/`LATEST` or `best`/`BEST`, meaning the checkpoint that the LATEST or
+    BEST pointer names (e.g. `outputs/train/X/best`, `outputs/train/X/checkpoints/last`)."""
     p = Path(path)
+    if p.name in POINTER_NAMES and not is_checkpoint(p):
+        return _named_checkpoint(path, p)
     if not p.exists():
         raise RomError(f"checkpoint={path}: no such file or directory")
     if is_checkpoint(p):
@@ -112,6 +147,20 @@ def resolve_checkpoint(path: str) -> Path:
             return found
     raise RomError(f"checkpoint={path}: not a rom checkpoint (expected a folder with meta.json and config.yaml, "
                    "or a run directory holding checkpoints/)")
+
+
+def _unreadable(path: Path, file: Path, ex: BaseException, expected: str) -> RomError:
+    """One line for a checkpoint file that exists but cannot be read (truncated, overwritten)."""
+    reason = (str(ex).strip().splitlines() or [""])[0][:200]
+    return RomError(f"checkpoint={path}: {file.relative_to(path)} is unreadable ({type(ex).__name__}: {reason}): "
+                    f"expected {expected}; the checkpoint is damaged, use another one")
+
+
+def _weights_file(folder: Path) -> Path:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return folder / name
+    return folder / "model.safetensors"
 
 
 def load_model(path: Path, device: torch.device):
@@ -128,11 +177,31 @@ def load_model(path: Path, device: torch.device):
         folder = path / ("encoder" if key == "shared" else f"encoder-{key}")
         if not folder.is_dir():
             raise RomError(f"checkpoint={path}: missing {folder.name}/ (encoder.shared={cfg.encoder.shared})")
-        backbones[key] = AutoModel.from_pretrained(folder)
+        weights = _weights_file(folder)
+        for needed in (folder / "config.json", weights):
+            if not needed.is_file():
+                raise RomError(f"checkpoint={path}: missing {needed.relative_to(path)}: expected the encoder "
+                               "written by save_pretrained; the checkpoint is damaged, use another one")
+        try:
+            backbones[key] = AutoModel.from_pretrained(folder)
+        except Exception as ex:  # truncated or overwritten weights: safetensors/torch raise many kinds
+            raise _unreadable(path, weights, ex, "the encoder weights written by save_pretrained") from ex
     model = RomModel(cfg.encoder, backbones=backbones)
-    missing, unexpected = model.load_state_dict(torch.load(path / "heads.pt", map_location="cpu"), strict=False)
+    heads_file = path / "heads.pt"
+    if not heads_file.is_file():
+        raise RomError(f"checkpoint={path}: missing heads.pt: expected the span, relevance and projection heads "
+                       "saved with the encoder; the checkpoint is damaged, use another one")
+    try:
+        heads = torch.load(heads_file, map_location="cpu")
+    except Exception as ex:
+        raise _unreadable(path, heads_file, ex, "the heads' state dict written by torch.save") from ex
+    missing, unexpected = model.load_state_dict(heads, strict=False)
     missing = [k for k in missing if not k.startswith("backbones.")]
     if missing or unexpected:
         raise RomError(f"checkpoint={path}: heads.pt does not match the model (missing {missing}, unexpected {unexpected})")
-    tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
+    except Exception as ex:
+        raise RomError(f"checkpoint={path}: tokenizer/ is unreadable ({type(ex).__name__}): expected the tokenizer "
+                       "written by save_pretrained; the checkpoint is damaged, use another one") from ex
     return model.to(device), tokenizer, cfg
