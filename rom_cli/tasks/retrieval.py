@@ -2,7 +2,7 @@
 
 full: the gold passage is the positive; hard negatives come from the data or are mined from the
 live index (top-ranked passages without the answer). weak: positives are live-index candidates
-that contain a normalised answer, trained by marginal likelihood (ORQA). none: ICT pairs.
+that contain an answer (DPR's has_answer), trained by marginal likelihood (ORQA). none: ICT pairs.
 """
 
 from __future__ import annotations
