@@ -157,7 +157,6 @@ def test_real_squad_tune_preset_holds_dev_out_of_train():
     from omegaconf import OmegaConf
 
     preset = OmegaConf.load(REPO_CONF / "task" / "squad_tune.yaml")
-    del preset["defaults"]
     cfg = OmegaConf.merge(OmegaConf.structured(TaskConfig), preset)
     task = load_task(cfg, DataConfig(root=str(SHARED)))
     assert {s: len(q) for s, q in task.splits.items()} == {"train": 10873, "dev": 1004, "test": 10570}
