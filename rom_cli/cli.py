@@ -40,7 +40,7 @@ def usage() -> str:
         "Examples:\n"
         "  rom train task=squad data.root=../shared/data schedule=round_robin\n"
         "  rom train -m schedule=round_robin,proportional\n"
-        "  rom eval checkpoint=outputs/train/<date>/<time>/checkpoints/last\n"
+        "  rom eval checkpoint=outputs/train/<date>/<time>          (its latest checkpoint; .../best: the best)\n"
         "  rom <command> --help   (the command's config groups and options)\n"
     )
 
@@ -116,9 +116,13 @@ def output_error(ex: OSError) -> str | None:
     """One line for a path that cannot be written (a parent that is a file, no permission, a read-only
     or full disk) or read (no permission), naming it; None for other OSErrors (bugs keep their traceback)."""
     kinds = (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)
+    path = ex.filename if ex.filename is not None else "?"
+    if isinstance(ex, FileNotFoundError) and ex.filename is not None and _creating(str(path)):
+        return (f"{path}: cannot create it ({(ex.strerror or 'no such file or directory').lower()} under "
+                f"{_nearest_existing(str(path))}): expected a writable directory "
+                "(set hydra.run.dir=... or the command's output path)")
     if not isinstance(ex, kinds) and ex.errno not in _OUTPUT_ERRNOS:
         return None
-    path = ex.filename if ex.filename is not None else "?"
     reason = (ex.strerror or type(ex).__name__).lower()
     if isinstance(ex, PermissionError) and os.path.isfile(path) and not os.access(path, os.R_OK):
         return f"{path}: {reason}: expected a readable file"
@@ -127,6 +131,27 @@ def output_error(ex: OSError) -> str | None:
         reason = f"{blocker} is a file"
     return (f"{path}: cannot write there ({reason}): expected a writable directory "
             "(set hydra.run.dir=... or the command's output path)")
+
+
+def _nearest_existing(path: str) -> str:
+    return next((p for p in map(str, Path(path).parents) if os.path.exists(p)), "/")
+
+
+def _creating(path: str) -> bool:
+    """A FileNotFoundError on a path that does not exist under an existing folder: an output that could not
+    be created there (e.g. `hydra.run.dir=/proc/x`), not an input that is missing (loaders name those)."""
+    return not os.path.exists(path) and os.path.isdir(_nearest_existing(path))
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of stdout went away (`rom report ... | head`): what it wanted was printed; stop quietly
+    (stdout now points at /dev/null so the interpreter's final flush cannot fail again)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    raise SystemExit(0)
 
 
 def _report_errors(func):
@@ -140,6 +165,8 @@ def _report_errors(func):
         return func()
     except RomError as ex:
         fail(str(ex))
+    except BrokenPipeError:
+        _quiet_broken_pipe()
     except (HydraException, OmegaConfBaseException) as ex:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -192,28 +219,54 @@ def _run_app(command: str) -> None:
 
     @hydra.main(version_base="1.3", config_path="pkg://rom_cli.conf", config_name=command)
     def app(cfg):
-        from rom_cli.errors import RomError, fail
+        from hydra.core.hydra_config import HydraConfig
+
+        from rom_cli.console import append_log, attach_log
+        from rom_cli.errors import RomError, fail, one_line
+        from rom_cli.run_dir import discard_if_empty
 
         _quiet_libraries()
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        log_name = f"{HydraConfig.get().job.name}.log"
         module = importlib.import_module(f"rom_cli.commands.{command}")
         try:
             _check_keys(command, cfg)
             return module.run(cfg)
         except RomError as ex:  # handled here so Hydra adds no "Error executing job" line
+            append_log(f"rom: error: {one_line(str(ex))}")
             fail(str(ex))
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except OSError as ex:
             message = output_error(ex)
             if message is None:
                 raise
+            append_log(f"rom: error: {one_line(message)}")
             fail(message)
+        finally:
+            attach_log(None)
+            discard_if_empty(run_dir, log_name, command)  # a refused command or `rom ask` leaves no folder
 
     app()
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    finally:
+        try:  # what is still buffered (Hydra's --help text, say) reaches a reader that may have left
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+    return 0
+
+
+def _main(argv: list[str]) -> int:
     from rom_cli.errors import RomError, fail
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         sys.stdout.write(usage())
         return 0 if argv else 2

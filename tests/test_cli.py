@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,37 @@ def test_multirun_sweep_over_two_schedules(tmp_path):
     for run in runs:
         assert (run / "checkpoints" / "LATEST").exists()
         assert (run / ".hydra" / "overrides.yaml").exists()
+
+
+def rom_into_closed_pipe(*args: str) -> subprocess.CompletedProcess:
+    """Run with stdout a pipe whose reader is already gone (`rom ... | head` after head exited)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "rom_cli", *args], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    return proc
+
+
+@pytest.mark.parametrize("args", [["index", "--help"], ["train", "--help"], ["--help"]])
+def test_a_closed_stdout_pipe_ends_quietly(args):
+    out = rom_into_closed_pipe(*args)
+    assert out.returncode == 0 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
+
+
+@pytest.mark.slow
+def test_train_output_is_whole_lines_and_lands_in_the_run_log(tmp_path):
+    """Off a terminal nothing is wrapped (a long run dir stays on one line); the log keeps the console output;
+    a report piped into a closed reader ends quietly with exit 0."""
+    run = tmp_path / ("a-run-directory-with-a-long-name-" + "x" * 60) / "run"
+    out = rom("train", *TINY, "trainer.max_steps=1", "task.eval_limit=4", f"hydra.run.dir={run}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"run directory: {run}\n" in out.stderr
+    assert f"metrics: {run / 'metrics.json'}," in out.stdout
+    log = (run / "train.log").read_text()
+    assert f"run directory: {run}" in log and "rom train: encoder tiny" in log and "precision fp32" in log
+    assert (run / ".hydra" / "config.yaml").is_file() and (run / ".hydra" / "overrides.yaml").is_file()
+    piped = rom_into_closed_pipe("report", str(run), f"hydra.run.dir={tmp_path / 'report'}")
+    assert piped.returncode == 0 and "Traceback" not in piped.stderr, piped.stderr

@@ -1,8 +1,8 @@
-"""`rom ask checkpoint=PATH index=DIR "question"`: the answer, its score and the top passages; no question: a prompt."""
+"""`rom ask checkpoint=PATH index_dir=DIR "question"`: the answer, its score and the top passages; no question: a prompt."""
 
 from __future__ import annotations
 
-from rich.console import Console
+from rom_cli.console import make_console
 
 
 def run(cfg) -> list:
@@ -19,9 +19,8 @@ def run(cfg) -> list:
 
     if cfg.question is not None:
         check_question(cfg.question)  # fail before loading anything
-    required(cfg, "index_dir", "`rom ask checkpoint=PATH index=DIR \"a question\"` (DIR written by `rom index`)",
-             name="index")
-    console = Console()
+    required(cfg, "index_dir", "`rom ask checkpoint=PATH index_dir=DIR \"a question\"` (DIR written by `rom index`)")
+    console = make_console()
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom ask checkpoint=outputs/train/<date>/<time>`"))
     eff = effective_config(cfg, run_cfg, command_line_overrides(), sections=("eval",))
     session = open_checkpoint(path, eff.device, eff.precision, eff.threads)

@@ -9,7 +9,6 @@ atomically into the Hydra run directory.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from rom_cli.atomic import atomic_write_json
@@ -123,8 +122,6 @@ def render(summary: dict, note: str, console) -> None:
 
 
 def run(cfg) -> dict:
-    from rich.console import Console
-
     from rom_cli.data.load import load_task
 
     task = load_task(cfg.task, cfg.data)
@@ -132,7 +129,9 @@ def run(cfg) -> dict:
     summary = summarize(task, tokenizer)
     summary["format"] = value_of(cfg.task.format)
     summary["tokenizer"] = str(cfg.encoder.name_or_path) if tokenizer is not None else "whitespace"
-    console = Console(width=None if sys.stdout.isatty() else 120)
+    from rom_cli.console import make_console
+
+    console = make_console()
     render(summary, note, console)
     run_dir = _run_dir()
     if run_dir is not None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 
 def run(cfg) -> dict:
+    from rom_cli.console import make_console
     from rom_cli.data.load import load_task
     from rom_cli.evaluation.checkpoint_eval import (
         compare_with_training,
@@ -26,9 +26,10 @@ def run(cfg) -> dict:
         peek_run_config,
         required,
     )
+    from rom_cli.run_dir import save_job_config
     from rom_cli.training.validate import validate_eval_config
 
-    console, err = Console(), Console(stderr=True)
+    console, err = make_console(), make_console(stderr=True)
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom eval checkpoint=outputs/train/<date>/<time>`"))
     eff = effective_config(cfg, run_cfg, command_line_overrides())
     validate_eval_config(eff)
@@ -46,6 +47,7 @@ def run(cfg) -> dict:
                "precision": str(eff.precision), "training": training,
                "settings": OmegaConf.to_container(eff, resolve=True)}
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    save_job_config(cfg)
     written = write_outputs(run_dir, result, context)
 
     header, rows = table_rows(result)

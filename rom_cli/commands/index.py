@@ -6,10 +6,10 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
-from rich.console import Console
 
 
 def run(cfg) -> Path:
+    from rom_cli.console import make_console
     from rom_cli.data.load import load_task
     from rom_cli.evaluation.session import (
         command_line_overrides,
@@ -21,9 +21,10 @@ def run(cfg) -> Path:
     from rom_cli.model.encode import encode_corpus
     from rom_cli.retrieval.faiss_index import DenseIndex
     from rom_cli.retrieval.index_store import check_index_target, save_index_folder
+    from rom_cli.run_dir import save_job_config
     from rom_cli.training.validate import validate_eval_config
 
-    console, err = Console(), Console(stderr=True)
+    console, err = make_console(), make_console(stderr=True)
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom index checkpoint=outputs/train/<date>/<time>`"))
     eff = effective_config(cfg, run_cfg, command_line_overrides(), sections=("task", "data", "index"))
     validate_eval_config(eff)
@@ -40,6 +41,7 @@ def run(cfg) -> Path:
              "task": str(eff.task.name), "split": split, "passages_per_s": stats["passages_per_s"],
              "encode_seconds": stats["seconds"], "device": str(session.device), "precision": str(eff.precision),
              "config": OmegaConf.to_container(eff.index, resolve=True)}
+    save_job_config(cfg)
     save_index_folder(out, index, corpus, session.fingerprint(), extra)
     console.print(f"index {out}: {len(index)} passages, {index.kind}{' ' + str(index.params) if index.params else ''}, dim {index.dim}, "
                   f"fingerprint {session.fingerprint()}, {stats['passages_per_s']:.0f} passages/s")

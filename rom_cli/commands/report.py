@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
-from rich.console import Console
 from rich.table import Table
 
 
 def run(cfg) -> dict:
     from rom_cli.config.schema import value_of
+    from rom_cli.console import make_console
     from rom_cli.evaluation.report import best_line, collect, rows, write
+    from rom_cli.run_dir import save_job_config
 
     own = Path(HydraConfig.get().runtime.output_dir)
     out = Path(cfg.out) if cfg.out else own
     report = collect([str(p) for p in cfg.paths], str(cfg.metric), value_of(cfg.mode), exclude=[own, out])
+    save_job_config(cfg)
     written = write(report, out)
     header, body = rows(report, compact=True)
     table = Table(title=f"rom report: {len(report.runs)} runs (* best by {report.metric})")
@@ -25,7 +27,7 @@ def run(cfg) -> dict:
         table.add_column(name, justify="right")
     for row in body:
         table.add_row(*row)
-    console = Console()
+    console = make_console()
     console.print(table)
     if report.unfinished:
         console.print(f"[yellow]left out {len(report.unfinished)} unfinished runs[/]: "

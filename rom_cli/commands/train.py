@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hydra.core.hydra_config import HydraConfig
-from rich.console import Console
 from rich.table import Table
+
+from rom_cli.console import make_console
+from rom_cli.run_dir import output_dir, save_job_config
 
 
 def run(cfg) -> dict:
     from rom_cli.training.trainer import Trainer, headline
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    metrics = Trainer(cfg, run_dir).run()
+    run_dir = output_dir()
+    trainer = Trainer(cfg, run_dir)  # config, data and model checks
+    trainer.restore()  # checkpoint checks: a refused resume writes nothing into an existing run dir
+    save_job_config(cfg)
+    trainer.console.print(f"run directory: {run_dir}")
+    metrics = trainer.run()
     table = Table(title=f"rom train: {cfg.task.name}, {cfg.task.eval_split} split ({run_dir})")
     table.add_column("metric")
     table.add_column("step 0", justify="right")
@@ -23,8 +26,9 @@ def run(cfg) -> dict:
             continue
         fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
         table.add_row(label, fmt(before), fmt(after))
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(f"parameters {metrics['parameters'] / 1e6:.1f}M, peak memory {metrics['peak_memory_mb']:.0f} MB, "
-                  f"metrics: {run_dir / 'metrics.json'}, checkpoint: {metrics['checkpoint']}")
+                  f"precision {metrics['config']['precision']}, metrics: {run_dir / 'metrics.json'}, "
+                  f"checkpoint: {metrics['checkpoint']}")
     return metrics

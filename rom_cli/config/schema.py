@@ -307,7 +307,7 @@ class IndexCmdConfig:
 @dataclass
 class AskCmdConfig:
     checkpoint: str = MISSING
-    index_dir: str = MISSING  # an index folder written by `rom index` (`index=DIR` on the command line)
+    index_dir: str = MISSING  # an index folder written by `rom index` (`index=DIR` is accepted too)
     question: str | None = None  # None: interactive prompt
     top_k: int = 5  # passages retrieved and shown
     read_top_k: int = 1  # of those, how many the reader reads for the answer

@@ -57,7 +57,7 @@ class _AskEval:  # the fields of EvalConfig that `retrieve` and the reader use
 def check_question(question: str | None) -> str:
     text = (question or "").strip()
     if not text:
-        raise RomError("question is empty: expected `rom ask checkpoint=PATH index=DIR \"a question\"` "
+        raise RomError("question is empty: expected `rom ask checkpoint=PATH index_dir=DIR \"a question\"` "
                        "(or no question for an interactive prompt)")
     return text
 

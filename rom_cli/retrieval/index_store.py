@@ -45,9 +45,12 @@ def check_index_target(target: str | os.PathLike) -> Path:
         raise RomError(f"{target}: exists and is not a folder: expected a folder path for the index")
     if target.exists() and any(target.iterdir()) and not (target / META_FILE).is_file():
         raise RomError(f"{target}: refusing to overwrite a non-empty folder that is not a rom index")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(target.parent, os.W_OK):
-        raise PermissionError(13, "Permission denied", str(target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tempfile.mkdtemp(prefix=f".{target.name}.probe-", dir=target.parent))
+    except OSError as ex:  # try it, rather than trust os.access (root "may write" /proc)
+        reason = (ex.strerror or type(ex).__name__).lower()
+        raise RomError(f"{target}: cannot write an index there ({reason}): expected a writable directory for the index") from None
     return target
 
 

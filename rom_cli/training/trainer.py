@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rom_cli.atomic import atomic_write_json, atomic_write_text
 from rom_cli.checkpoints import (
@@ -33,6 +32,7 @@ from rom_cli.checkpoints import (
     save_checkpoint,
 )
 from rom_cli.config.schema import value_of
+from rom_cli.console import make_console, progress_bar
 from rom_cli.data.load import load_task, subsample
 from rom_cli.errors import ConfigError, RomError
 from rom_cli.evaluation.pipeline import EvalSetup, evaluate
@@ -129,7 +129,7 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         t = cfg.trainer
         self.device = resolve_device(t.device)
         self.precision_choice = resolve_precision(t.precision, self.device)
@@ -185,6 +185,7 @@ class Trainer:
         self.select_split = "dev" if data.splits.get("dev") else self.eval_split
         self._select_questions = None
         self._interrupt_requested = False
+        self._restored, self._resumed_from = False, None
 
     def _check_supervision(self, questions, corpus) -> None:
         """Under full supervision, retrieval needs gold passages and the reader answer spans: no training
@@ -404,10 +405,18 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return losses
 
+    def restore(self) -> Path | None:
+        """Resume from the run's checkpoint (per `trainer.resume`) once; every check that can refuse the
+        run happens here, before anything is written into the run directory."""
+        if not self._restored:
+            self._resumed_from = self.resume()
+            self._restored = True
+        return self._resumed_from
+
     def run(self) -> dict:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         t = self.cfg.trainer
-        resumed = self.resume()
+        resumed = self.restore()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         self._truncate_log()
         params = self.model.num_parameters()
         if resumed is not None:
@@ -431,8 +440,7 @@ class Trainer:
         except ValueError:  # not the main thread: Ctrl-C stays a plain KeyboardInterrupt
             previous = None
         try:
-            with Progress(TextColumn("[bold blue]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.fields[info]}"), console=self.console, transient=False) as progress:
+            with progress_bar(self.console, "train") as progress:
                 bar = progress.add_task("train", total=int(t.max_steps), completed=self.step, info="")
                 while self.step < int(t.max_steps):
                     refreshes = len(self.index_events)

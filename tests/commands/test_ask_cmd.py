@@ -40,6 +40,7 @@ def test_ask_returns_the_memorised_answers(answered, trained_run, index_dir, tmp
               f"hydra.run.dir={tmp_path}")
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"answer: {text}" in out.stdout and text in gold
+    assert not tmp_path.exists()  # `rom ask` writes nothing of its own: its run folder does not stay
     assert "top 3 passages (bm25):" in out.stdout and " 3. [" in out.stdout
 
 
@@ -54,7 +55,10 @@ def test_ask_interactive_prompt_with_dense_retrieval(trained_run, index_dir, tmp
 def test_ask_bad_input_is_one_line(trained_run, index_dir, tmp_path):
     line = one_line_error(rom("ask", f"checkpoint={trained_run}", f"index={index_dir}", "   ",
                               f"hydra.run.dir={tmp_path / 'a'}"))
-    assert "question is empty" in line
+    assert "question is empty" in line and "index_dir=DIR" in line and " index=" not in line
+    line = one_line_error(rom("ask", f"checkpoint={trained_run}", "Who?", f"hydra.run.dir={tmp_path / 'd'}"))
+    assert "index_dir=... is required" in line
+    assert not any((tmp_path / name).exists() for name in "abcd")  # refused: no run folders left behind
     line = one_line_error(rom("ask", f"checkpoint={trained_run}", f"index={tmp_path / 'none'}", "Who?",
                               f"hydra.run.dir={tmp_path / 'b'}"))
     assert "does not exist" in line
