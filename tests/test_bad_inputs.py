@@ -241,6 +241,11 @@ CONFIG_CASES = {
                         ["config trainer.eval_every=0: expected a positive number or null"]),
     "keep-last-zero": (["train", "trainer.keep_last=0"], ["config trainer.keep_last=0: expected a positive number"]),
     "limit-negative": (["train", "task.train_limit=-1"], ["config task.train_limit=-1: expected a non-negative"]),
+    "train-limit-zero": (["train", "task.train_limit=0"],
+                         ["config task.train_limit=0: expected a positive number of training questions"]),
+    "reader-group-larger-than-corpus": (["train", "objectives.reader.passages_per_question=100000"],
+                                        ["config objectives.reader.passages_per_question=100000: expected at most "
+                                         "the", "passages of the training corpus"]),
     "max-length-above-model-limit": (["train", "encoder.reader_max_length=4096"],
                                      ["config encoder.reader_max_length=4096: expected an integer from 8 to the "
                                       "model's limit 512"]),

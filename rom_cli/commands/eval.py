@@ -37,8 +37,11 @@ def run(cfg) -> dict:
     split = str(eff.task.eval_split)
     data = load_task(eff.task, eff.data)
     questions, corpus = data.split(split), data.corpus(split)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    save_job_config(cfg)
+    err.print(f"run directory: {run_dir}; checkpoint {path} (step {session.step}), precision {eff.precision_reason}")
     result = evaluate_checkpoint(session, eff, corpus, questions, cfg.index_dir, bool(cfg.compare),
-                                 bool(cfg.predictions), log=lambda m: err.print(m))
+                                 bool(cfg.predictions), log=lambda m: err.print(m), console=err)
     training = compare_with_training(session, eff, result.results[result.primary])
     index = result.index.get("reused") or (f"{result.index['type']} (built for this run)" if result.index else "-")
     context = {"checkpoint": str(path), "step": session.step, "fingerprint": session.meta.get("fingerprint"),
@@ -46,8 +49,6 @@ def run(cfg) -> dict:
                "corpus_passages": len(corpus), "index": index, "device": str(session.device),
                "precision": str(eff.precision), "training": training,
                "settings": OmegaConf.to_container(eff, resolve=True)}
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    save_job_config(cfg)
     written = write_outputs(run_dir, result, context)
 
     header, rows = table_rows(result)

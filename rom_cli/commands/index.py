@@ -35,7 +35,7 @@ def run(cfg) -> Path:
     corpus = load_task(eff.task, eff.data).corpus(split)
     err.print(f"encoding {len(corpus)} passages ({eff.task.name}, {split} split) with {path}...")
     vectors, stats = encode_corpus(session.model, session.packer, corpus, session.enc_cfg.passage_max_length,
-                                   int(eff.index.encode_batch_size), session.device, eff.precision)
+                                   int(eff.index.encode_batch_size), session.device, eff.precision, console=err)
     index = DenseIndex.build(vectors, eff.index)
     extra = {"checkpoint": str(path), "step": session.step, "encoder": session.enc_cfg.name,
              "task": str(eff.task.name), "split": split, "passages_per_s": stats["passages_per_s"],

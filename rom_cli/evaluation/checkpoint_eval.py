@@ -34,7 +34,9 @@ class EvalRun:
 
 
 def evaluate_checkpoint(session: CheckpointSession, eff, corpus, questions, index_dir: str | None = None,
-                        compare: bool = True, with_predictions: bool = True, log=None) -> EvalRun:
+                        compare: bool = True, with_predictions: bool = True, log=None, console=None) -> EvalRun:
+    """Dense (and, with `compare`, BM25 and hybrid) metrics on the same questions; `log` takes status lines,
+    `console` shows progress bars."""
     from rom_cli.model.encode import encode_corpus
     from rom_cli.retrieval.bm25 import BM25Retriever
     from rom_cli.retrieval.faiss_index import DenseIndex
@@ -42,7 +44,7 @@ def evaluate_checkpoint(session: CheckpointSession, eff, corpus, questions, inde
 
     log = log or (lambda *_: None)
     setup = EvalSetup(session.model, session.packer, session.enc_cfg, eff.eval, eff.index, session.device,
-                      eff.precision)
+                      eff.precision, console=console)
     primary = value_of(eff.eval.retriever)
     order = [primary] + ([r for r in RETRIEVERS if r != primary] if compare else [])
     dense_index, info = None, {}
@@ -56,7 +58,8 @@ def evaluate_checkpoint(session: CheckpointSession, eff, corpus, questions, inde
         else:
             log(f"encoding {len(corpus)} passages...")
             vectors, stats = encode_corpus(session.model, session.packer, corpus, session.enc_cfg.passage_max_length,
-                                           int(eff.index.encode_batch_size), session.device, eff.precision)
+                                           int(eff.index.encode_batch_size), session.device, eff.precision,
+                                           console=console)
             dense_index = DenseIndex.build(vectors, eff.index)
             info = {"reused": None, "type": dense_index.kind, "params": dense_index.params,
                     "passages_per_s": stats["passages_per_s"], "encode_seconds": stats["seconds"]}

@@ -35,6 +35,7 @@ class EvalSetup:
     index_cfg: object
     device: object
     precision: object
+    console: object | None = None  # progress bars for encoding and reading (None: silent)
 
 
 class AnswerMatcher:
@@ -72,7 +73,8 @@ def retrieve(setup: EvalSetup, corpus, questions, k: int, vectors: np.ndarray | 
         if index is None:
             if vectors is None:
                 vectors, stats = encode_corpus(setup.model, setup.packer, corpus, setup.enc_cfg.passage_max_length,
-                                               setup.index_cfg.encode_batch_size, setup.device, setup.precision)
+                                               setup.index_cfg.encode_batch_size, setup.device, setup.precision,
+                                               console=setup.console)
             index = DenseIndex.build(vectors, setup.index_cfg)
         q_vec = encode_queries(setup.model, setup.packer, q_tokens, setup.enc_cfg.query_max_length,
                                setup.eval_cfg.batch_size, setup.device, setup.precision)
@@ -135,7 +137,8 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
 
     def read(question_ids, cands):
         return read_candidates(setup.model, setup.packer, setup.enc_cfg, question_ids, cands, tokens, corpus,
-                               setup.eval_cfg.batch_size, setup.device, setup.precision)
+                               setup.eval_cfg.batch_size, setup.device, setup.precision, console=setup.console,
+                               label="read gold passages")
 
     if gold_rows:
         gold_cands = [[corpus.index_of(next(g for g in questions[i].gold_passage_ids if g in corpus))]
@@ -146,7 +149,8 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
     if read_ks:  # read the deepest k once; every smaller k is a subset of its windows
         deepest = [[int(p) for p in row[: read_ks[-1]] if p >= 0] for row in idx]
         windows = score_windows(setup.model, setup.packer, setup.enc_cfg, q_ids, deepest, tokens,
-                                setup.eval_cfg.batch_size, setup.device, setup.precision)
+                                setup.eval_cfg.batch_size, setup.device, setup.precision, console=setup.console,
+                                label=f"read top-{read_ks[-1]}")
         priors = retriever_priors(scores, retriever, bool(setup.eval_cfg.rank_with_retriever),
                                   float(setup.enc_cfg.temperature))
         for k in read_ks:

@@ -79,8 +79,11 @@ class WindowScores:
 
 @torch.no_grad()
 def score_windows(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
-                  tokens: LazyPassageTokens, batch_size: int, device, precision) -> WindowScores:
-    """Run the reader over every window of every candidate passage, once."""
+                  tokens: LazyPassageTokens, batch_size: int, device, precision, console=None,
+                  label: str = "read") -> WindowScores:
+    """Run the reader over every window of every candidate passage, once (a progress bar on `console`)."""
+    from rom_cli.console import tracked
+
     tokens.prefetch(p for cands in candidates for p in cands)
     rows = []  # (question, passage, rank, window lo, window hi)
     for qi, cands in enumerate(candidates):
@@ -98,22 +101,24 @@ def score_windows(model, packer: Packer, enc_cfg, question_ids: list[list[int]],
     was_training = model.training
     model.eval()
     try:
-        for lo in range(0, n, batch_size):
-            chunk = order[lo: lo + batch_size]
-            batch = packer.reader_pairs(
-                [question_ids[rows[r][0]] for r in chunk],
-                [tokens.get(rows[r][1])[0][rows[r][3]: rows[r][4]] for r in chunk],
-                enc_cfg.reader_max_length, enc_cfg.query_max_length,
-            )
-            offset = batch.pop("window_offset")
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with autocast(device, precision):
-                start, end, relevance = model.read(batch)
-            best, s, e = _best_spans(start, end, batch["passage_mask"], int(enc_cfg.max_answer_tokens))
-            span_lp[chunk] = best.cpu().numpy()
-            rel[chunk] = relevance.float().cpu().numpy()
-            span_pos[chunk, 0] = (s.cpu() - offset).numpy()
-            span_pos[chunk, 1] = (e.cpu() - offset).numpy()
+        with tracked(console, label, n, "windows") as advance:
+            for lo in range(0, n, batch_size):
+                chunk = order[lo: lo + batch_size]
+                batch = packer.reader_pairs(
+                    [question_ids[rows[r][0]] for r in chunk],
+                    [tokens.get(rows[r][1])[0][rows[r][3]: rows[r][4]] for r in chunk],
+                    enc_cfg.reader_max_length, enc_cfg.query_max_length,
+                )
+                offset = batch.pop("window_offset")
+                batch = {k: v.to(device) for k, v in batch.items()}
+                with autocast(device, precision):
+                    start, end, relevance = model.read(batch)
+                best, s, e = _best_spans(start, end, batch["passage_mask"], int(enc_cfg.max_answer_tokens))
+                span_lp[chunk] = best.cpu().numpy()
+                rel[chunk] = relevance.float().cpu().numpy()
+                span_pos[chunk, 0] = (s.cpu() - offset).numpy()
+                span_pos[chunk, 1] = (e.cpu() - offset).numpy()
+                advance(len(chunk))
     finally:
         model.train(was_training)
     starts, ends = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
@@ -168,7 +173,8 @@ def pick_answers(scores: WindowScores, corpus, n_questions: int, k: int | None =
 
 def read_candidates(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
                     tokens: LazyPassageTokens, corpus, batch_size: int, device, precision,
-                    priors: list[np.ndarray] | None = None) -> list[Answer | None]:
+                    priors: list[np.ndarray] | None = None, console=None, label: str = "read") -> list[Answer | None]:
     """The best answer per question among its candidate passages (corpus positions)."""
-    scores = score_windows(model, packer, enc_cfg, question_ids, candidates, tokens, batch_size, device, precision)
+    scores = score_windows(model, packer, enc_cfg, question_ids, candidates, tokens, batch_size, device, precision,
+                           console, label)
     return pick_answers(scores, corpus, len(candidates), priors=priors)

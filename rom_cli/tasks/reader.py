@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from rom_cli.data.common import find_all_answers
+from rom_cli.errors import ConfigError
 from rom_cli.model.inputs import char_span_to_tokens, window_budget, windows
 from rom_cli.tasks.base import Objective, TaskContext, multi_positive_nll, to_device
 
@@ -40,6 +41,10 @@ class ReaderObjective(Objective):
             self.pool = [i for i, q in enumerate(ctx.questions) if q.answers]
         else:
             self.pool = list(range(len(corpus)))
+        m = int(ctx.cfg.objectives.reader.passages_per_question)
+        if m > len(corpus):  # a group is the positive plus m-1 other passages: it could never be filled
+            raise ConfigError("objectives.reader.passages_per_question", m,
+                              f"at most the {len(corpus)} passages of the training corpus")
         super().__init__(ctx, key)
 
     def size(self) -> int:

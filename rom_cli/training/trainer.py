@@ -147,6 +147,8 @@ class Trainer:
                               f"a split the task loads ({', '.join(have) or 'none'}), or set "
                               f"task.{self.eval_split}=PATH")
         if not data.splits.get("train"):
+            if cfg.task.train_limit is not None and int(cfg.task.train_limit) == 0:
+                raise ConfigError("task.train_limit", 0, "a positive number of training questions (null: all of them)")
             raise RomError(f"task {cfg.task.name!r} has no training questions: set task.train=PATH")
         self.tokenizer = load_tokenizer(cfg.encoder)
         self.packer = Packer(self.tokenizer)
@@ -305,7 +307,7 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self) -> dict:
         setup = EvalSetup(self.model, self.packer, self.cfg.encoder, self.cfg.eval, self.cfg.index,
-                          self.device, self.precision)
+                          self.device, self.precision, console=self.console)
         metrics, _ = evaluate(setup, self.data.corpus(self.eval_split), self.data.split(self.eval_split),
                               retriever=value_of(self.cfg.eval.retriever))
         return metrics
@@ -480,10 +482,21 @@ class Trainer:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+        self._warn_idle_tasks()
         final = self.evaluate()
         metrics = self._summary(final, params)
         atomic_write_json(self.run_dir / "metrics.json", metrics)
         return metrics
+
+    def _warn_idle_tasks(self) -> None:
+        """A task whose every batch came out empty trained nothing (its loss was 0): say so, with the usual causes."""
+        for name, s in self.stats.items():
+            if s["batches"] and not s["examples"]:
+                self.console.print(
+                    f"[yellow]warning[/]: {name} trained on 0 examples in {s['batches']} batches (loss 0): no batch "
+                    "found a usable example (under supervision=weak: no live-index candidate contained an answer; "
+                    "try a larger supervision.top_k or a trained encoder; for the reader also check "
+                    "objectives.reader.passages_per_question against the corpus)")
 
     def _summary(self, final: dict, params: int) -> dict:
         per_task = {n: {"examples": s["examples"], "examples_per_s": s["examples"] / max(s["seconds"], 1e-9),

@@ -38,6 +38,11 @@ def test_eval_reproduces_training_metrics(trained_run, tmp_path):
     preds = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == 4
     assert {"retrieved", "prediction", "gold_answers", "em", "f1"} <= set(preds[0])
+    # progress on stderr (every phase with its rate), and the console output kept in the run's log
+    assert f"run directory: {tmp_path}" in out.stderr
+    for bar in ("encode passages", "passages/s", "read gold passages", "read top-1", "windows/s"):
+        assert bar in out.stderr, bar
+    assert "reproduced exactly" in (tmp_path / "eval.log").read_text()
     assert {"id", "score"} == set(preds[0]["retrieved"][0])
     assert "dense (model)" in out.stdout and "end-to-end EM (top-1)" in out.stdout
 

@@ -220,3 +220,17 @@ def test_a_loss_scaler_trains_and_resumes_exactly(tiny_cfg, tmp_path):
     assert resumed.scaler.get_scale() == whole.scaler.get_scale()
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_a_task_that_trains_on_nothing_is_named_in_a_warning(tiny_cfg, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    trainer = Trainer(tiny_cfg("trainer.max_steps=3"), tmp_path, console=Console(file=buf, width=400))
+    trainer.objectives["reader"].make_batch = lambda indices, rng: {"empty": True, "examples": 0}
+    metrics = trainer.run()
+    assert metrics["train"]["tasks"]["reader"] == {**metrics["train"]["tasks"]["reader"], "examples": 0, "batches": 1}
+    assert "warning: reader trained on 0 examples in 1 batches" in buf.getvalue()
+    assert "ict trained on 0" not in buf.getvalue()
