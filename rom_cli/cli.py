@@ -200,7 +200,7 @@ def _quiet_libraries() -> None:
 def _check_keys(command: str, cfg) -> None:
     """`+key=value` adds keys no schema knows; every command refuses them instead of ignoring them."""
     from rom_cli.config import schema
-    from rom_cli.training.validate import check_known_keys
+    from rom_cli.config.validate import check_known_keys
 
     node = {"train": schema.TrainConfig, "eval": schema.EvalCmdConfig, "index": schema.IndexCmdConfig,
             "ask": schema.AskCmdConfig, "report": schema.ReportCmdConfig, "data": schema.DataCmdConfig}.get(command)

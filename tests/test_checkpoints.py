@@ -110,3 +110,11 @@ def test_evaluation_loads_checkpoints_without_the_trainer(run_dir):
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_evaluation_source_imports_the_trainer():
+    """Also the imports inside functions: evaluation and the eval-side commands never name rom_cli.training."""
+    sources = sorted((REPO / "rom_cli" / "evaluation").glob("*.py"))
+    sources += [REPO / "rom_cli" / "commands" / f"{name}.py" for name in ("eval", "index", "ask", "report")]
+    offenders = [str(p.relative_to(REPO)) for p in sources if "rom_cli.training" in p.read_text(encoding="utf-8")]
+    assert not offenders

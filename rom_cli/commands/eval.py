@@ -10,6 +10,7 @@ from rich.table import Table
 
 
 def run(cfg) -> dict:
+    from rom_cli.config.validate import validate_eval_config
     from rom_cli.console import make_console
     from rom_cli.data.load import load_task
     from rom_cli.evaluation.checkpoint_eval import (
@@ -27,7 +28,6 @@ def run(cfg) -> dict:
         required,
     )
     from rom_cli.run_dir import save_job_config
-    from rom_cli.training.validate import validate_eval_config
 
     console, err = make_console(), make_console(stderr=True)
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom eval checkpoint=outputs/train/<date>/<time>`"))

@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 
 def run(cfg) -> Path:
+    from rom_cli.config.validate import validate_eval_config
     from rom_cli.console import make_console
     from rom_cli.data.load import load_task
     from rom_cli.evaluation.session import (
@@ -22,7 +23,6 @@ def run(cfg) -> Path:
     from rom_cli.retrieval.faiss_index import DenseIndex
     from rom_cli.retrieval.index_store import check_index_target, save_index_folder
     from rom_cli.run_dir import save_job_config
-    from rom_cli.training.validate import validate_eval_config
 
     console, err = make_console(), make_console(stderr=True)
     path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom index checkpoint=outputs/train/<date>/<time>`"))

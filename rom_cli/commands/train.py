@@ -9,7 +9,8 @@ from rom_cli.run_dir import output_dir, save_job_config
 
 
 def run(cfg) -> dict:
-    from rom_cli.training.trainer import Trainer, headline
+    from rom_cli.evaluation.report import headline
+    from rom_cli.training.trainer import Trainer
 
     run_dir = output_dir()
     trainer = Trainer(cfg, run_dir)  # config, data and model checks

@@ -129,10 +129,34 @@ def lookup(metrics: dict, dotted: str) -> float | None:
     return value if value is not None or parts[0] == "final" else walk(["final", *parts])
 
 
+def headline(metrics: dict) -> dict[str, float | None]:
+    """The numbers a run is judged by, flat (for tables and comparisons)."""
+
+    def get(m: dict | None, *path):
+        for key in path:
+            if not isinstance(m, dict) or key not in m:
+                return None
+            m = m[key]
+        return m if isinstance(m, (int, float)) and not (isinstance(m, float) and math.isnan(m)) else None
+
+    rows = {}
+    for label, path in [("retrieval gold top-1", ("retrieval", "gold", "top1")),
+                        ("retrieval gold top-5", ("retrieval", "gold", "top5")),
+                        ("retrieval gold top-20", ("retrieval", "gold", "top20")),
+                        ("retrieval answer top-1", ("retrieval", "answer", "top1")),
+                        ("retrieval answer top-20", ("retrieval", "answer", "top20")),
+                        ("reader EM (gold passage)", ("reader_gold", "em")),
+                        ("reader F1 (gold passage)", ("reader_gold", "f1")),
+                        ("end-to-end EM (top-1)", ("end_to_end", "top1", "em")),
+                        ("end-to-end F1 (top-1)", ("end_to_end", "top1", "f1")),
+                        ("end-to-end EM (top-5)", ("end_to_end", "top5", "em")),
+                        ("end-to-end F1 (top-5)", ("end_to_end", "top5", "f1"))]:
+        rows[label] = (get(metrics.get("step0"), *path), get(metrics.get("final"), *path))
+    return rows
+
+
 def collect(paths: list[str], metric: str, mode: str = "max", exclude=()) -> Report:
     """Every run under `paths` (`exclude`: folders that are not runs, e.g. this report's own)."""
-    from rom_cli.training.trainer import headline
-
     if not paths:
         raise RomError("no paths given: expected `rom report PATH...` (a multirun dir or run dirs)")
     runs, unfinished, seen = [], [], {Path(p).resolve() for p in exclude}

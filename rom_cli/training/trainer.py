@@ -32,6 +32,7 @@ from rom_cli.checkpoints import (
     save_checkpoint,
 )
 from rom_cli.config.schema import value_of
+from rom_cli.config.validate import validate_train_config
 from rom_cli.console import make_console, progress_bar
 from rom_cli.data.load import load_task, subsample
 from rom_cli.errors import ConfigError, RomError
@@ -54,7 +55,6 @@ from rom_cli.tasks import build_objectives
 from rom_cli.tasks.base import TaskContext
 from rom_cli.training.live_index import LiveIndex
 from rom_cli.training.schedules import build_sampler
-from rom_cli.training.validate import validate_train_config
 
 
 class Interrupted(KeyboardInterrupt):
@@ -527,28 +527,3 @@ class Trainer:
                                                     ("step", "metric", "value", "checkpoint", "split", "questions")},
         }
 
-
-def headline(metrics: dict) -> dict[str, float | None]:
-    """The numbers a run is judged by, flat (for tables and comparisons)."""
-
-    def get(m: dict | None, *path):
-        for key in path:
-            if not isinstance(m, dict) or key not in m:
-                return None
-            m = m[key]
-        return m if isinstance(m, (int, float)) and not (isinstance(m, float) and math.isnan(m)) else None
-
-    rows = {}
-    for label, path in [("retrieval gold top-1", ("retrieval", "gold", "top1")),
-                        ("retrieval gold top-5", ("retrieval", "gold", "top5")),
-                        ("retrieval gold top-20", ("retrieval", "gold", "top20")),
-                        ("retrieval answer top-1", ("retrieval", "answer", "top1")),
-                        ("retrieval answer top-20", ("retrieval", "answer", "top20")),
-                        ("reader EM (gold passage)", ("reader_gold", "em")),
-                        ("reader F1 (gold passage)", ("reader_gold", "f1")),
-                        ("end-to-end EM (top-1)", ("end_to_end", "top1", "em")),
-                        ("end-to-end F1 (top-1)", ("end_to_end", "top1", "f1")),
-                        ("end-to-end EM (top-5)", ("end_to_end", "top5", "em")),
-                        ("end-to-end F1 (top-5)", ("end_to_end", "top5", "f1"))]:
-        rows[label] = (get(metrics.get("step0"), *path), get(metrics.get("final"), *path))
-    return rows
