@@ -20,8 +20,10 @@ Files written into DIR:
 The data is a made-up encyclopedia: each article (`--per-article` passages, one title) is about an
 invented entity (person, town, river, company, band, film) with facts whose values are names,
 places, years and numbers; each article has a topic whose invented words fill its passages, so
-passages of one topic are near one another and dense retrieval has structure to learn. Questions
-are lower case like NQ's ("who founded velmora industries").
+passages of one topic are near one another and dense retrieval has structure to learn. Entity
+names are coined from syllables (millions of them), so few titles repeat even at 21M passages (about
+1% of articles share a title at 3M passages). Questions are lower case like NQ's ("who founded
+velmora industries").
 
 Passage i is a pure function of (seed, i): a counter-based hash (splitmix64, numpy-vectorised)
 gives each passage and article its random numbers, so the question stage regenerates any
@@ -243,6 +245,8 @@ KIND_WORDS = {"person": ["writer", "painter", "politician", "engineer", "singer"
               "town": ["town", "village", "market town", "port town"], "river": ["river", "stream"],
               "company": ["company", "firm", "manufacturer"], "band": ["band", "rock band", "folk group"],
               "film": ["film", "drama film", "comedy film"]}
+TOWN_ENDINGS = ["", "", "", "", "ton", "by", "ford", "wick", "holm", "stead", "burg", "mouth", "field", "dale",
+                "ham", "worth", "ley", "bury", "port", "minster", "gate", "well", "thorpe", "haven"]
 COMPANY_SUFFIX = ["Industries", "Group", "Holdings", "Motors", "Systems", "Bank", "Airlines", "Press"]
 MAX_FACTS = max(len(f) for f in FACTS.values())
 
@@ -274,6 +278,17 @@ class Generator:
     def topic(self, a: int) -> int:
         return (a + self.topic_off) % TOPICS  # articles a, a + TOPICS, ... share a topic
 
+    @staticmethod
+    def coined(r: int, syllables: int | None = None) -> str:
+        """An invented proper name from the bits of r (2-3 syllables: millions of names, so titles
+        rarely repeat even over DPR's 21M passages, unlike names drawn from a fixed pool)."""
+        parts = []
+        for s in range(syllables or 2 + (r & 1)):
+            v = r >> (2 + 18 * s)
+            coda = CODAS[(v >> 11) % len(CODAS)] if s or v & 64 else ""
+            parts.append(ONSETS[v % len(ONSETS)] + NUCLEI[(v >> 6) % len(NUCLEI)] + coda)
+        return _capital("".join(parts))
+
     def _value(self, kind: str, r: int, topic_words: list[str]) -> str:
         if kind == "year":
             return str(1650 + r % 370)
@@ -301,21 +316,21 @@ class Generator:
         topic = self.topic(a)
         tw = self.tokens[self.topic_base + topic * TOPIC_WORDS:self.topic_base + (topic + 1) * TOPIC_WORDS].tolist()
         if etype == "person":
-            name = f"{self.given[r[1] % len(self.given)]} {self.surname[r[2] % len(self.surname)]}"
-            title = name
+            given = self.given[r[1] % len(self.given)]
+            surname = self.surname[(r[2] >> 1) % len(self.surname)] if r[2] & 1 else self.coined(r[2] >> 1)
+            name = title = f"{given} {surname}"
             if r[3] % 50 == 0:  # a nickname in quotes, as in `"Weird Al" Yankovic`
-                name = title = (f'{self.given[r[1] % len(self.given)]} "{_capital(tw[r[4] % TOPIC_WORDS])}" '
-                                f"{self.surname[r[2] % len(self.surname)]}")
+                name = title = f'{given} "{_capital(tw[r[4] % TOPIC_WORDS])}" {surname}'
         elif etype == "town":
-            name = title = self.place[r[1] % len(self.place)]
+            name = title = self.coined(r[1], 2) + TOWN_ENDINGS[r[2] % len(TOWN_ENDINGS)]
         elif etype == "river":
-            name = title = f"River {self.place[r[1] % len(self.place)]}"
+            name = title = f"River {self.coined(r[1], 3 - (r[2] % 4 == 0))}"
         elif etype == "company":
-            name = title = f"{self.org[r[1] % len(self.org)]} {COMPANY_SUFFIX[r[2] % len(COMPANY_SUFFIX)]}"
+            name = title = f"{self.coined(r[1])} {COMPANY_SUFFIX[r[2] % len(COMPANY_SUFFIX)]}"
         elif etype == "band":
-            name = title = f"The {_capital(tw[r[1] % TOPIC_WORDS])}s"
+            name = title = f"The {self.coined(r[1], 3 - (r[2] % 4 == 0))}s"
         else:
-            name = f"{_capital(self.general[r[1] % len(self.general)])} {_capital(tw[r[2] % TOPIC_WORDS])}"
+            name = f"{_capital(self.general[r[2] % len(self.general)])} {self.coined(r[1])}"
             title = f"{name} (film)"
         facts = []
         for j, (attr, kind, sentences, questions) in enumerate(FACTS[etype]):
