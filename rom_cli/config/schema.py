@@ -191,7 +191,7 @@ class IndexConfig:
 
 @dataclass
 class IctConfig:
-    batch_size: int = 32
+    batch_size: int = 16
     keep_prob: float = 0.1  # probability that the pseudo-query sentence stays in its passage
 
 
@@ -219,7 +219,8 @@ class ObjectivesConfig:
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 300  # sized so that `make demo` ends within 5 minutes on a 2-core CPU
+    # sized with task=demo so that `make demo` ends within 5 minutes on a 2-core CPU in fp32 (README)
+    max_steps: int = 120
     lr: float = 1e-4
     head_lr_scale: float = 1.0  # the randomly initialised heads (span, relevance, projections) learn at lr x this
     weight_decay: float = 0.01
