@@ -5,7 +5,9 @@
   negatives become `hard_negative_ids`; answer spans are found in the positive ctx texts
   (case-sensitive first, then case-insensitive, word-bounded). A ctx without an id gets a stable
   hash of title + text. The ctxs themselves form the corpus when no passages TSV is configured.
-  A repeated question id is skipped and counted (the first one is kept).
+  A repeated question id is skipped and counted (the first one is kept). The file is read one
+  record at a time (`iter_json_list`, ijson), never whole: DPR's NQ train file is several GB.
+  With a passages TSV, `negative_ctxs` are not read and no ctx text is kept past its record.
 - Passages TSV (`id<TAB>text<TAB>title`, header line, e.g. psgs_w100.tsv with 21M rows):
   `TsvCorpus` keeps only byte offsets (and ids) in numpy arrays and parses one line per access (so a
   row that is not UTF-8 is reported, with its line, when it is first read).
@@ -15,13 +17,17 @@
 from __future__ import annotations
 
 import ast
+import codecs
 import csv
 import hashlib
 import io
 import json
 import os
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import ijson
 import numpy as np
 
 from rom_cli.data.common import answer_list, find_spans, not_utf8, read_json, stable_id, text_lines
@@ -29,6 +35,135 @@ from rom_cli.data.types import Corpus, LoadStats, Passage, Question
 from rom_cli.errors import DataError
 
 # ----------------------------------------------------------------------------- retriever JSON
+
+JSON_BLOCK = 1 << 20  # characters the standard-library fallback reads at a time
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def first_json_byte(fh) -> bytes:
+    """The first byte of a JSON document after a UTF-8 byte order mark and whitespace (b"" for none);
+    `fh` (binary) is left just after the mark, so a parser reads the whole document from there."""
+    start = 3 if fh.read(3) == codecs.BOM_UTF8 else 0
+    fh.seek(start)
+    found = b""
+    while block := fh.read(1 << 16):
+        stripped = block.lstrip(b" \t\r\n")
+        if stripped:
+            found = stripped[:1]
+            break
+    fh.seek(start)
+    return found
+
+
+def iter_json_list(path: str | Path, what: str = "records") -> Iterator:
+    """The elements of a JSON file's top-level list, one at a time, so memory holds one element and
+    never the file (DPR's NQ train JSON is several GB; `json.load` needs several times that).
+
+    ijson does the parsing (its C backend `yajl2_c` when installed, see `ijson.backend`). What it
+    rejects goes to the standard library's decoder, streamed the same way from the element where ijson
+    stopped: a real syntax error or non-UTF-8 byte then gets `read_json`'s message (file, line,
+    column), and the valid JSON yajl refuses (NaN, Infinity, integers beyond 64 bits) still loads. A
+    file that does not start with `[` is small or broken: `read_json` reads it, as before."""
+    with open(path, "rb") as fh:
+        if first_json_byte(fh) != b"[":
+            obj = read_json(path)
+            if not isinstance(obj, list):
+                raise DataError(path, f"expected a JSON list of {what}, got {type(obj).__name__}")
+            yield from obj
+            return
+        done = 0
+        try:
+            for item in ijson.items(fh, "item", use_float=True):
+                yield item
+                done += 1
+            return
+        except (ijson.JSONError, ValueError):  # UnicodeDecodeError is a ValueError
+            pass
+    for i, item in enumerate(_stdlib_list_items(path)):
+        if i >= done:
+            yield item
+
+
+def _stdlib_list_items(path: str | Path) -> Iterator:
+    """The top-level list's elements decoded by `json.JSONDecoder.raw_decode` one at a time from a
+    text buffer of about `JSON_BLOCK` characters; the first error is `read_json`'s DataError (invalid
+    JSON with line and column, or not UTF-8 with the line)."""
+    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+    with open(path, "rb") as fh:
+        buf, pos = "", 0  # decoded text not yet dropped, and the parse position in it
+        line, col = 1, 0  # the line of buf[0] and the characters before buf[0] on that line
+        newlines = 0  # newlines in the bytes decoded so far
+        eof = False
+
+        def more(need: int = JSON_BLOCK) -> None:
+            nonlocal buf, eof, newlines
+            chunk = fh.read(max(need, JSON_BLOCK))
+            try:
+                text = utf8.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as ex:  # ex.object: the bytes held back from the last block + chunk
+                raise not_utf8(path, ex.object, ex, line=newlines + ex.object.count(b"\n", 0, ex.start) + 1) from None
+            newlines += chunk.count(b"\n")
+            buf += text
+            eof = not chunk
+
+        def error(msg: str, at: int) -> DataError:
+            last = buf.rfind("\n", 0, at)
+            column = at - last if last >= 0 else col + at + 1
+            return DataError(path, f"invalid JSON: {msg} (column {column})", line=line + buf.count("\n", 0, at))
+
+        def skip_space() -> str:  # the next character after whitespace ("" at the end of the file)
+            nonlocal pos
+            while True:
+                pos = _JSON_SPACE.match(buf, pos).end()
+                if pos < len(buf) or eof:
+                    return buf[pos:pos + 1]
+                more()
+
+        def drop_parsed() -> None:
+            nonlocal buf, pos, line, col
+            last = buf.rfind("\n", 0, pos)
+            col = pos - last - 1 if last >= 0 else col + pos
+            line += buf.count("\n", 0, pos)
+            buf, pos = buf[pos:], 0
+
+        if skip_space() != "[":  # iter_json_list only comes here for a list
+            raise error("Expecting value", pos)
+        pos += 1
+        if skip_space() == "]":
+            pos += 1
+        else:
+            while True:
+                skip_space()
+                while True:
+                    try:
+                        item, end = decoder.raw_decode(buf, pos)
+                    except json.JSONDecodeError as ex:
+                        # an element cut by the end of the buffer fails at its end (or, for a string, where
+                        # the string starts): read more and decode it again; anything else is the error
+                        if not eof and (ex.pos >= len(buf) - 64 or ex.msg.startswith("Unterminated string")):
+                            more(len(buf) - pos)
+                            continue
+                        raise error(ex.msg, ex.pos) from None
+                    except ValueError as ex:  # e.g. an integer longer than Python's digit limit
+                        raise error(str(ex), pos) from None
+                    if end == len(buf) and not eof:  # a number may go on in the next block
+                        more(len(buf) - pos)
+                        continue
+                    break
+                pos = end
+                yield item
+                if pos > JSON_BLOCK:
+                    drop_parsed()
+                c = skip_space()
+                if c == "]":
+                    pos += 1
+                    break
+                if c != ",":
+                    raise error("Expecting ',' delimiter", pos)
+                pos += 1
+        if skip_space():
+            raise error("Extra data", pos)
 
 
 def ctx_passage(ctx, path, where: str) -> Passage:
@@ -45,11 +180,32 @@ def ctx_passage(ctx, path, where: str) -> Passage:
 def parse_dpr_retriever(
     items, path: str | Path, stats: LoadStats | None = None, keep_passages: bool = True
 ) -> tuple[list[Question], list[Passage]]:
-    """Questions (gold = positive ctxs) and, when `keep_passages`, every ctx of the file (dedup by id)."""
-    stats = stats if stats is not None else LoadStats()
+    """Questions (gold = positive ctxs) and, when `keep_passages`, every ctx of the file (dedup by id),
+    from an already parsed JSON list (`load_dpr_retriever` streams a file instead)."""
     if not isinstance(items, list):
         raise DataError(path, f"expected a JSON list of DPR retriever records, got {type(items).__name__}")
+    return _read_records(items, path, stats, keep_passages)
+
+
+def load_dpr_retriever(
+    path: str | Path, stats: LoadStats | None = None, keep_passages: bool = True
+) -> tuple[list[Question], list[Passage]]:
+    """Read a DPR retriever JSON file one record at a time (`iter_json_list`): what is kept is the
+    questions (text, answers, spans, gold and hard-negative ids) and, with `keep_passages`, the ctxs;
+    the same result and errors as `parse_dpr_retriever(read_json(path))` without the parsed file."""
+    return _read_records(iter_json_list(path, "DPR retriever records"), path, stats, keep_passages)
+
+
+def _read_records(
+    items: Iterable, path: str | Path, stats: LoadStats | None, keep_passages: bool
+) -> tuple[list[Question], list[Passage]]:
+    """The records' questions and passages. Without `keep_passages` (a passages TSV is the corpus)
+    `negative_ctxs` are not read at all (random negatives: training never uses them, and they are
+    half of DPR's file) and no ctx text outlives its record once its spans are found."""
+    stats = stats if stats is not None else LoadStats()
     stem = Path(path).name.split(".")[0]
+    keys = ("positive_ctxs", "negative_ctxs", "hard_negative_ctxs") if keep_passages else (
+        "positive_ctxs", "hard_negative_ctxs")
     passages: dict[str, Passage] = {}
     questions: list[Question] = []
     seen_qids: set[str] = set()
@@ -67,7 +223,7 @@ def parse_dpr_retriever(
             continue
         ctx_ids: dict[str, list[str]] = {}
         positives: list[Passage] = []
-        for key in ("positive_ctxs", "negative_ctxs", "hard_negative_ctxs"):
+        for key in keys:
             ctxs = item.get(key) or []
             if not isinstance(ctxs, list):
                 raise DataError(path, f"{where}: {key} must be a list")
@@ -96,13 +252,6 @@ def parse_dpr_retriever(
             Question(qid, text, answers, spans, ctx_ids["positive_ctxs"], ctx_ids["hard_negative_ctxs"])
         )
     return questions, list(passages.values())
-
-
-def load_dpr_retriever(
-    path: str | Path, stats: LoadStats | None = None, keep_passages: bool = True
-) -> tuple[list[Question], list[Passage]]:
-    """Read a DPR retriever JSON file (see `parse_dpr_retriever`)."""
-    return parse_dpr_retriever(read_json(path), path, stats, keep_passages)
 
 
 # ----------------------------------------------------------------------------- QA CSV

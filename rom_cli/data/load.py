@@ -49,34 +49,81 @@ def resolve_path(value: str, key: str, data_cfg) -> Path:
     return path
 
 
-def detect_format(path: Path, obj=None) -> str:
-    """One of squad, dpr, webq, nq, qacsv for a file (JSON files need their parsed `obj`)."""
+_UNREAD = object()
+
+
+def detect_format(path: Path, obj=_UNREAD) -> str:
+    """One of squad, dpr, webq, nq, qacsv for a file. A JSON file is told by its first bytes and its
+    first record, streamed (`_sniff_json`), so a DPR file of several GB is not loaded to be named;
+    `obj` is the file's parsed content when the caller already has it."""
     name = path.name.lower()
     if name.endswith(".jsonl"):
         return "nq"
     if name.endswith((".csv", ".tsv")):
         return "qacsv"
     if name.endswith(".json"):
+        if obj is _UNREAD:
+            kind = _sniff_json(path)
+            if kind is not None:
+                return kind
+            obj = read_json(path)  # neither a list nor a map with "data": parsed whole, as before
         if isinstance(obj, dict) and "data" in obj:
             return "squad"
         if isinstance(obj, list):
-            first = next((x for x in obj if isinstance(x, dict)), None)
-            if first is None:
-                return "dpr"  # an empty list: no questions (reported by the caller)
-            if "positive_ctxs" in first or ("question" in first and "answers" in first):
-                return "dpr"
-            if "qText" in first:
-                return "webq"
-        raise DataError(path, "unrecognised JSON layout: expected SQuAD ({'data': [...]}), a DPR retriever "
-                              "list (records with positive_ctxs) or WebQuestions (records with qText)")
+            return _list_kind(path, next((x for x in obj if isinstance(x, dict)), None))
+        raise _unrecognised(path)
     raise DataError(path, "cannot tell the format from the file name: expected .json, .jsonl or .csv "
                           "(or set task.format)")
+
+
+def _unrecognised(path: Path) -> DataError:
+    return DataError(path, "unrecognised JSON layout: expected SQuAD ({'data': [...]}), a DPR retriever "
+                           "list (records with positive_ctxs) or WebQuestions (records with qText)")
+
+
+def _list_kind(path: Path, first) -> str:
+    """dpr or webq for a JSON list whose first object is `first` (None: no object)."""
+    if first is None:
+        return "dpr"  # an empty list: no questions (reported by the caller)
+    if "positive_ctxs" in first or ("question" in first and "answers" in first):
+        return "dpr"
+    if "qText" in first:
+        return "webq"
+    raise _unrecognised(path)
+
+
+def _sniff_json(path: Path) -> str | None:
+    """squad / dpr / webq from the start of a JSON file, read with ijson: a list by its first object,
+    a map by a top-level "data" key; None when the start does not tell (the caller parses the file).
+    A list whose start is not valid JSON raises `read_json`'s error (see `dpr.iter_json_list`)."""
+    import ijson
+
+    from rom_cli.data.dpr import first_json_byte, iter_json_list
+
+    with open(path, "rb") as fh:
+        first = first_json_byte(fh)
+        if first == b"{":
+            try:
+                for prefix, event, value in ijson.parse(fh):
+                    if prefix == "" and event == "map_key" and value == "data":
+                        return "squad"
+            except (ijson.JSONError, ValueError):
+                pass
+            return None
+    if first != b"[":
+        return None
+    items = iter_json_list(path)
+    try:
+        return _list_kind(path, next((x for x in items if isinstance(x, dict)), None))
+    finally:
+        items.close()
 
 
 def load_file(
     path: Path, fmt: str, stats: LoadStats, keep_passages: bool = True
 ) -> tuple[list[Question], list[Passage]]:
-    """Questions and passages (empty for answers-only formats) of one file."""
+    """Questions and passages (empty for answers-only formats) of one file. A DPR retriever JSON is
+    streamed (`dpr.load_dpr_retriever`); SQuAD and WebQuestions files are parsed whole."""
     from rom_cli.data import dpr, nq, squad
 
     name = path.name.lower()
@@ -84,12 +131,12 @@ def load_file(
         return nq.load_nq_open(path, stats), []
     if name.endswith((".csv", ".tsv")) and fmt in ("auto", "dpr"):
         return dpr.load_qa_csv(path, stats), []
+    kind = {"squad": "squad", "dpr": "dpr"}.get(fmt) or detect_format(path)
+    if kind == "dpr":
+        return dpr.load_dpr_retriever(path, stats, keep_passages)
     obj = read_json(path)
-    kind = {"squad": "squad", "dpr": "dpr"}.get(fmt) or detect_format(path, obj)
     if kind == "squad":
         return squad.parse_squad(obj, path, stats)
-    if kind == "dpr":
-        return dpr.parse_dpr_retriever(obj, path, stats, keep_passages)
     return nq.parse_webquestions(obj, path, stats), []
 
 
