@@ -4,7 +4,7 @@
 1. Train step: the same retrieval batch, (a) bare: backbone forward + in-batch softmax loss +
    backward + AdamW step, (b) `Trainer.train_step()` with its batch source pinned to that batch
    (sampler, autocast, clipping, scheduler and bookkeeping included). Target: (b) within 15 % of (a).
-2. Index rebuild: `encode_passage_tokens` (packing, length sorting, pooling, copy to numpy) against
+2. Index rebuild: `encode_entries` (packing, length sorting, pooling, copy to numpy) against
    bare backbone forward passes over the same packed batches, same batch size and precision.
    Target: at least 80 % of the bare throughput.
 
@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
 
-    from rom_cli.model.encode import PassageTokens, encode_passage_tokens
+    from rom_cli.model.encode import encode_entries
+    from rom_cli.model.passage_tokens import tokenize_passages
     from rom_cli.model.runtime import autocast
     from rom_cli.tasks.base import multi_positive_nll
     from rom_cli.training.trainer import Trainer
@@ -99,12 +100,12 @@ def main() -> None:
 
     # index rebuild against bare forward passes over the same packed, length-sorted batches
     passages = [trainer.ctx.corpus[i] for i in range(min(args.passages, len(trainer.ctx.corpus)))]
-    tokens = PassageTokens(trainer.packer, passages)
+    entries = tokenize_passages(trainer.packer, passages)
     size, max_len = int(cfg.index.encode_batch_size), int(cfg.encoder.passage_max_length)
-    lengths = [len(t) + len(x) for t, x in zip(tokens.titles, tokens.texts, strict=True)]
+    lengths = [len(e.title) + len(e.text) for e in entries]
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    packed = [trainer.packer.passages([tokens.titles[i] for i in order[lo:lo + size]],
-                                      [tokens.texts[i] for i in order[lo:lo + size]], max_len)
+    packed = [trainer.packer.passages([entries[i].title for i in order[lo:lo + size]],
+                                      [entries[i].text for i in order[lo:lo + size]], max_len)
               for lo in range(0, len(order), size)]
     packed = [{k: v.to(device) for k, v in b.items()} for b in packed]
     model.eval()
@@ -117,7 +118,8 @@ def main() -> None:
         sync()
 
     def rom_encode():
-        encode_passage_tokens(model, trainer.packer, tokens, max_len, size, device, precision)
+        out = np.zeros((len(entries), model.embedding_dim), dtype=np.float16)
+        encode_entries(model, trainer.packer, entries, max_len, size, device, precision, out)
         sync()
 
     bare_enc = timed(bare_encode, max(2, args.repeats // 3), warmup=1)

@@ -9,21 +9,23 @@ the top-k retrieved passages for each k in `eval.read_top_k`.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from rom_cli.evaluation.metrics import answer_key, exact_match, f1, mrr_at, topk_accuracy
 from rom_cli.evaluation.reading import (
-    LazyPassageTokens,
     pick_answers,
     read_candidates,
     retriever_priors,
     score_windows,
 )
-from rom_cli.model.encode import encode_corpus, encode_queries
+from rom_cli.model.encode import encode_queries
 from rom_cli.model.inputs import Packer
+from rom_cli.model.passage_tokens import PassageTokens
 from rom_cli.retrieval.faiss_index import DenseIndex
+from rom_cli.retrieval.vector_shards import build_dense_index
 
 
 @dataclass
@@ -39,16 +41,20 @@ class EvalSetup:
 
 
 class AnswerMatcher:
-    """DPR's has_answer over many (question, passage) pairs: each passage is tokenised once (cached
-    here), each question's answers once by the caller (`answer_keys`)."""
+    """DPR's has_answer over many (question, passage) pairs: each passage is tokenised once (the newest
+    `capacity` kept, so a large corpus does not fill memory), each question's answers once by the caller
+    (`answer_keys`)."""
 
-    def __init__(self, corpus):
-        self.corpus, self._keys = corpus, {}
+    def __init__(self, corpus, capacity: int = 200_000):
+        self.corpus, self.capacity, self._keys = corpus, capacity, OrderedDict()
 
     def passage(self, p: int) -> str:
-        if p not in self._keys:
-            self._keys[p] = answer_key(self.corpus[p].text)
-        return self._keys[p]
+        key = self._keys.get(p)
+        if key is None:
+            key = self._keys[p] = answer_key(self.corpus[p].text)
+            if len(self._keys) > self.capacity:
+                self._keys.popitem(last=False)
+        return key
 
     @staticmethod
     def answer_keys(answers) -> list[str]:
@@ -60,22 +66,24 @@ class AnswerMatcher:
         return any(k and k in text for k in keys)
 
 
-def retrieve(setup: EvalSetup, corpus, questions, k: int, vectors: np.ndarray | None = None,
-             bm25=None, retriever: str = "dense", hybrid_weight: float = 0.5, index: DenseIndex | None = None):
-    """Top-k corpus positions per question. Returns (scores, indices, passage vectors, stats).
+def retrieve(setup: EvalSetup, corpus, questions, k: int, bm25=None, retriever: str = "dense",
+             hybrid_weight: float = 0.5, index: DenseIndex | None = None):
+    """Top-k corpus positions per question. Returns (scores, indices, None, encoding stats).
 
     `index`: an already built (or loaded) dense index over `corpus`, in corpus order: nothing is encoded.
+    Otherwise the corpus is encoded into a float16 scratch file and indexed from it (memory: the index
+    plus one chunk).
     """
     stats = {}
+    vectors = None
     q_tokens = setup.packer.tokenize([q.text for q in questions])
     dense = None
     if retriever in ("dense", "hybrid"):
         if index is None:
-            if vectors is None:
-                vectors, stats = encode_corpus(setup.model, setup.packer, corpus, setup.enc_cfg.passage_max_length,
-                                               setup.index_cfg.encode_batch_size, setup.device, setup.precision,
-                                               console=setup.console)
-            index = DenseIndex.build(vectors, setup.index_cfg)
+            index, stats = build_dense_index(setup.model, setup.packer, corpus, setup.enc_cfg.passage_max_length,
+                                             int(setup.index_cfg.encode_batch_size), setup.device, setup.precision,
+                                             setup.index_cfg, console=setup.console,
+                                             scratch_dir=getattr(setup.index_cfg, "scratch_dir", None))
         q_vec = encode_queries(setup.model, setup.packer, q_tokens, setup.enc_cfg.query_max_length,
                                setup.eval_cfg.batch_size, setup.device, setup.precision)
         dense = index.search(q_vec, min(k, len(corpus)))
@@ -132,7 +140,7 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
         retrieval["gold_mrr@100"] = mrr_at(gold_hits, 100)
     metrics: dict = {"retriever": retriever, "corpus_passages": len(corpus), "retrieval": retrieval}
 
-    tokens = LazyPassageTokens(setup.packer, corpus)
+    tokens = PassageTokens(setup.packer, corpus)
     q_ids = setup.packer.tokenize([q.text for q in questions]).ids
 
     def read(question_ids, cands):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from rom_cli.model.inputs import Packer, window_budget, windows
+from rom_cli.model.passage_tokens import PassageTokens
 from rom_cli.model.runtime import autocast
 
 
@@ -26,27 +27,6 @@ class Answer:
     passage: int  # position in the corpus
     start: int  # character offsets in the passage text
     end: int
-
-
-class LazyPassageTokens:
-    """Text token ids and offsets of corpus passages, tokenised on first use (big corpora)."""
-
-    def __init__(self, packer: Packer, corpus):
-        self.packer, self.corpus, self._cache = packer, corpus, {}
-
-    def get(self, p: int) -> tuple[list[int], list[tuple[int, int]]]:
-        if p not in self._cache:
-            tok = self.packer.tokenize([self.corpus[p].text], with_offsets=True)
-            self._cache[p] = (tok.ids[0], tok.offsets[0])
-        return self._cache[p]
-
-    def prefetch(self, passages) -> None:
-        todo = sorted({int(p) for p in passages if int(p) not in self._cache})
-        for lo in range(0, len(todo), 512):
-            chunk = todo[lo: lo + 512]
-            tok = self.packer.tokenize([self.corpus[p].text for p in chunk], with_offsets=True)
-            for p, ids, offs in zip(chunk, tok.ids, tok.offsets, strict=True):
-                self._cache[p] = (ids, offs)
 
 
 def _best_spans(start: torch.Tensor, end: torch.Tensor, mask: torch.Tensor, max_len: int):
@@ -79,7 +59,7 @@ class WindowScores:
 
 @torch.no_grad()
 def score_windows(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
-                  tokens: LazyPassageTokens, batch_size: int, device, precision, console=None,
+                  tokens: PassageTokens, batch_size: int, device, precision, console=None,
                   label: str = "read") -> WindowScores:
     """Run the reader over every window of every candidate passage, once (a progress bar on `console`)."""
     from rom_cli.console import tracked
@@ -90,8 +70,7 @@ def score_windows(model, packer: Packer, enc_cfg, question_ids: list[list[int]],
         q = question_ids[qi][: enc_cfg.query_max_length]
         budget = window_budget(enc_cfg.reader_max_length, len(q))
         for rank, p in enumerate(cands):
-            ids, _ = tokens.get(int(p))
-            for lo, hi in windows(len(ids), budget, int(enc_cfg.reader_stride)):
+            for lo, hi in windows(len(tokens.get(int(p)).text), budget, int(enc_cfg.reader_stride)):
                 rows.append((qi, int(p), rank, lo, hi))
     n = len(rows)
     span_lp, rel = np.zeros(n), np.zeros(n)
@@ -106,7 +85,7 @@ def score_windows(model, packer: Packer, enc_cfg, question_ids: list[list[int]],
                 chunk = order[lo: lo + batch_size]
                 batch = packer.reader_pairs(
                     [question_ids[rows[r][0]] for r in chunk],
-                    [tokens.get(rows[r][1])[0][rows[r][3]: rows[r][4]] for r in chunk],
+                    [tokens.get(rows[r][1]).text[rows[r][3]: rows[r][4]] for r in chunk],
                     enc_cfg.reader_max_length, enc_cfg.query_max_length,
                 )
                 offset = batch.pop("window_offset")
@@ -123,7 +102,7 @@ def score_windows(model, packer: Packer, enc_cfg, question_ids: list[list[int]],
         model.train(was_training)
     starts, ends = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     for r, (_, p, _, w_lo, _) in enumerate(rows):
-        offsets = tokens.get(p)[1]
+        offsets = tokens.get(p).offsets
         starts[r] = offsets[w_lo + span_pos[r, 0]][0]
         ends[r] = offsets[w_lo + span_pos[r, 1]][1]
     col = lambda j: np.asarray([r[j] for r in rows], dtype=np.int64)  # noqa: E731
@@ -172,7 +151,7 @@ def pick_answers(scores: WindowScores, corpus, n_questions: int, k: int | None =
 
 
 def read_candidates(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
-                    tokens: LazyPassageTokens, corpus, batch_size: int, device, precision,
+                    tokens: PassageTokens, corpus, batch_size: int, device, precision,
                     priors: list[np.ndarray] | None = None, console=None, label: str = "read") -> list[Answer | None]:
     """The best answer per question among its candidate passages (corpus positions)."""
     scores = score_windows(model, packer, enc_cfg, question_ids, candidates, tokens, batch_size, device, precision,

@@ -1,7 +1,10 @@
-"""Batch encoding of passages and questions into numpy vectors for FAISS.
+"""Batch encoding of passages and questions into vectors for FAISS.
 
-Rows are sorted by length before batching so that padding stays small; on a CPU that is the
-difference between encoding near the bare forward-pass rate and far below it.
+Passages are encoded in chunks (tokenised per chunk, never the whole corpus at once) and written
+into a caller's array: an in-memory matrix for a small corpus or the live index, a float16
+memory-mapped shard on disk for a large one (`rom_cli.retrieval.vector_shards`). Within a chunk, rows
+are sorted by length before batching so that padding stays small; on a CPU that is the difference
+between encoding near the bare forward-pass rate and far below it.
 """
 
 from __future__ import annotations
@@ -12,28 +15,17 @@ import numpy as np
 import torch
 
 from rom_cli.model.inputs import Packer, TokenizedTexts
+from rom_cli.model.passage_tokens import PassageEntry, tokenize_passages
 from rom_cli.model.runtime import autocast
 
-
-class PassageTokens:
-    """Title and text token ids (text with character offsets) of a whole corpus, tokenised once."""
-
-    def __init__(self, packer: Packer, passages):
-        passages = list(passages)
-        self.ids = [p.id for p in passages]
-        titles = packer.tokenize([p.title for p in passages])
-        texts = packer.tokenize([p.text for p in passages], with_offsets=True)
-        self.titles, self.texts, self.offsets = titles.ids, texts.ids, texts.offsets
-
-    def __len__(self) -> int:
-        return len(self.ids)
+CHUNK = 8192  # passages tokenised and encoded per step of a corpus encoding
 
 
 @torch.no_grad()
 def _encode_sorted(model, role: str, lengths: list[int], make_batch, batch_size: int, device, precision,
-                   advance=None) -> np.ndarray:
+                   out: np.ndarray, row0: int = 0, advance=None) -> None:
+    """Encode len(lengths) inputs into out[row0: row0 + len(lengths)] (any float dtype)."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    out = None
     was_training = model.training
     model.eval()
     try:
@@ -42,51 +34,48 @@ def _encode_sorted(model, role: str, lengths: list[int], make_batch, batch_size:
             batch = {k: v.to(device) for k, v in make_batch(idx).items()}
             with autocast(device, precision):
                 vecs = model.embed(role, batch)
-            vecs = vecs.float().cpu().numpy()
-            if out is None:
-                out = np.zeros((len(order), vecs.shape[1]), dtype=np.float32)
-            out[idx] = vecs
+            out[row0 + idx] = vecs.float().cpu().numpy()
             if advance is not None:
                 advance(len(idx))
     finally:
         model.train(was_training)
-    return out if out is not None else np.zeros((0, 1), dtype=np.float32)
 
 
-def encode_passage_tokens(model, packer: Packer, tokens: PassageTokens, max_len: int, batch_size: int,
-                          device, precision, advance=None) -> np.ndarray:
-    lengths = [min(max_len, len(t) + len(x) + 3) for t, x in zip(tokens.titles, tokens.texts, strict=True)]
-    return _encode_sorted(
-        model, "passage", lengths,
-        lambda idx: packer.passages([tokens.titles[i] for i in idx], [tokens.texts[i] for i in idx], max_len),
-        batch_size, device, precision, advance,
-    )
+def encode_entries(model, packer: Packer, entries: list[PassageEntry], max_len: int, batch_size: int, device,
+                   precision, out: np.ndarray, row0: int = 0, advance=None) -> None:
+    """Encode tokenised passages into out[row0:]."""
+    lengths = [min(max_len, len(e.title) + len(e.text) + 3) for e in entries]
+    _encode_sorted(model, "passage", lengths,
+                   lambda idx: packer.passages([entries[i].title for i in idx], [entries[i].text for i in idx], max_len),
+                   batch_size, device, precision, out, row0, advance)
 
 
 def encode_corpus(model, packer: Packer, corpus, max_len: int, batch_size: int, device, precision,
-                  chunk: int = 8192, console=None) -> tuple[np.ndarray, dict]:
-    """Encode any Corpus in chunks (a disk-backed corpus is never held in memory whole), with a progress
-    bar on `console` when one is given.
+                  positions=None, out: np.ndarray | None = None, console=None, label: str = "encode passages",
+                  chunk: int = CHUNK) -> tuple[np.ndarray, dict]:
+    """Encode corpus[positions] (all passages when None) chunk by chunk into `out` (float32 in memory when
+    None; pass a float16 memmap to stream to disk). Peak memory: `out` plus one chunk.
 
-    Returns the vectors and timing stats (passages/s)."""
+    Returns (out, stats with passages and passages/s)."""
     from rom_cli.console import tracked
 
+    positions = range(len(corpus)) if positions is None else positions
+    n = len(positions)
+    if out is None:
+        out = np.zeros((n, model.embedding_dim), dtype=np.float32)
     start = time.perf_counter()
-    parts = []
-    with tracked(console, "encode passages", len(corpus), "passages") as advance:
-        for lo in range(0, len(corpus), chunk):
-            passages = [corpus[i] for i in range(lo, min(lo + chunk, len(corpus)))]
-            tokens = PassageTokens(packer, passages)
-            parts.append(encode_passage_tokens(model, packer, tokens, max_len, batch_size, device, precision, advance))
-    vectors = np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+    with tracked(console, label, n, "passages") as advance:
+        for lo in range(0, n, chunk):
+            entries = tokenize_passages(packer, [corpus[int(p)] for p in positions[lo: lo + chunk]])
+            encode_entries(model, packer, entries, max_len, batch_size, device, precision, out, lo, advance)
     seconds = time.perf_counter() - start
-    return vectors, {"passages": len(corpus), "seconds": seconds, "passages_per_s": len(corpus) / max(seconds, 1e-9)}
+    return out, {"passages": n, "seconds": seconds, "passages_per_s": n / max(seconds, 1e-9)}
 
 
 def encode_queries(model, packer: Packer, tokenized: TokenizedTexts, max_len: int, batch_size: int,
                    device, precision) -> np.ndarray:
     lengths = [min(max_len, len(s) + 2) for s in tokenized.ids]
-    return _encode_sorted(
-        model, "query", lengths, lambda idx: packer.queries([tokenized.ids[i] for i in idx], max_len),
-        batch_size, device, precision,
-    )
+    out = np.zeros((len(lengths), model.embedding_dim), dtype=np.float32)
+    _encode_sorted(model, "query", lengths, lambda idx: packer.queries([tokenized.ids[i] for i in idx], max_len),
+                   batch_size, device, precision, out)
+    return out

@@ -89,6 +89,11 @@ class RomModel(nn.Module):
         return start, end, relevance
 
     # -- bookkeeping --------------------------------------------------------------------------
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the query / passage vectors (the projection's when there is one)."""
+        return int(self.cfg.projection_dim) if int(self.cfg.projection_dim or 0) > 0 else int(self.hidden_size)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

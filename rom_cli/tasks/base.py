@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,8 +16,8 @@ import torch
 
 from rom_cli.config.schema import value_of
 from rom_cli.data.types import Question
-from rom_cli.model.encode import PassageTokens
 from rom_cli.model.inputs import Packer, TokenizedTexts
+from rom_cli.model.passage_tokens import PassageTokens
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
@@ -34,7 +35,9 @@ class ExampleStream:
         for _ in range(k):
             epoch, pos = divmod(self.consumed, self.n)
             if epoch != self._epoch:
-                self._perm = np.random.default_rng([self.seed, self.key, epoch]).permutation(self.n)
+                # int32 when it fits: 4 bytes per example (21M passages: 84 MB), the same order as permutation(n)
+                dtype = np.int32 if self.n < 2**31 else np.int64
+                self._perm = np.random.default_rng([self.seed, self.key, epoch]).permutation(np.arange(self.n, dtype=dtype))
                 self._epoch = epoch
             out.append(int(self._perm[pos]))
             self.consumed += 1
@@ -53,29 +56,48 @@ class TaskContext:
     passage_tokens: PassageTokens
     seed: int
     live: object | None = None  # LiveIndex, set by the trainer when an objective needs it
-    _sentences: list | None = field(default=None, repr=False)
+    _sentences: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     @property
     def level(self) -> str:
         return value_of(self.cfg.supervision.level)
 
     def sentences(self, p: int) -> list[tuple[int, int]]:
-        """Character spans of the sentences of passage p (computed once, lazily)."""
-        if self._sentences is None:
-            self._sentences = [None] * len(self.corpus)
-        if self._sentences[p] is None:
+        """Character spans of the sentences of passage p (computed lazily, the newest
+        `passage_tokens.capacity` kept: nothing here grows with the corpus)."""
+        found = self._sentences.get(p)
+        if found is None:
             text = self.corpus[p].text
             spans, start = [], 0
             for m in _SENTENCE_END.finditer(text):
                 spans.append((start, m.start()))
                 start = m.end()
             spans.append((start, len(text)))
-            self._sentences[p] = [(a, b) for a, b in spans if b > a]
-        return self._sentences[p]
+            found = self._sentences[p] = [(a, b) for a, b in spans if b > a]
+            if len(self._sentences) > self.passage_tokens.capacity:
+                self._sentences.popitem(last=False)
+        return found
 
     def tokens_in(self, p: int, a: int, b: int) -> list[int]:
         """Token positions of passage p whose characters lie in [a, b)."""
-        return [i for i, (s, e) in enumerate(self.passage_tokens.offsets[p]) if s >= a and e <= b and e > s]
+        offsets = self.passage_tokens.offsets[p]
+        start, end = offsets[:, 0], offsets[:, 1]
+        return np.flatnonzero((start >= a) & (end <= b) & (end > start)).tolist()
+
+
+SCAN_LIMIT = 200_000  # corpora up to this size are scanned for multi-sentence passages
+
+
+def ict_pool(ctx: TaskContext):
+    """Passages an ICT-style objective draws from: those with at least two sentences (so one can leave
+    its passage), found by scanning a corpus of up to SCAN_LIMIT passages; a larger corpus is not scanned
+    (reading every passage is what a Wikipedia-scale corpus cannot afford) and every passage is drawn,
+    a single-sentence one keeping its sentence. A `range`, never a list, when nothing is filtered."""
+    n = len(ctx.corpus)
+    if n > SCAN_LIMIT:
+        return range(n)
+    multi = [p for p in range(n) if len(ctx.sentences(p)) >= 2]
+    return multi or range(n)
 
 
 class Objective(ABC):

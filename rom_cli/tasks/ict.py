@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rom_cli.tasks.base import Objective, TaskContext, multi_positive_nll, to_device
+from rom_cli.tasks.base import Objective, TaskContext, ict_pool, multi_positive_nll, to_device
 
 
 def ict_batch(ctx: TaskContext, passages: list[int], rng: np.random.Generator, keep_prob: float) -> dict:
@@ -54,8 +54,7 @@ class IctObjective(Objective):
     name = "ict"
 
     def __init__(self, ctx: TaskContext, key: int):
-        multi = [p for p in range(len(ctx.corpus)) if len(ctx.sentences(p)) >= 2]
-        self.pool = multi or list(range(len(ctx.corpus)))
+        self.pool = ict_pool(ctx)
         super().__init__(ctx, key)
 
     def size(self) -> int:

@@ -40,7 +40,7 @@ class ReaderObjective(Objective):
         elif self.level == "weak":
             self.pool = [i for i, q in enumerate(ctx.questions) if q.answers]
         else:
-            self.pool = list(range(len(corpus)))
+            self.pool = range(len(corpus))
         m = int(ctx.cfg.objectives.reader.passages_per_question)
         if m > len(corpus):  # a group is the positive plus m-1 other passages: it could never be filled
             raise ConfigError("objectives.reader.passages_per_question", m,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from rom_cli.tasks.base import Objective, TaskContext
+from rom_cli.tasks.base import Objective, TaskContext, ict_pool
 from rom_cli.tasks.ict import contrastive_loss, ict_batch
 
 
@@ -24,7 +24,7 @@ class RetrievalObjective(Objective):
         elif self.level == "weak":
             self.pool = [i for i, q in enumerate(ctx.questions) if q.answers]
         else:
-            self.pool = [p for p in range(len(corpus)) if len(ctx.sentences(p)) >= 2] or list(range(len(corpus)))
+            self.pool = ict_pool(ctx)
         super().__init__(ctx, key)
 
     def size(self) -> int:

@@ -38,8 +38,8 @@ from rom_cli.data.load import load_task, subsample
 from rom_cli.errors import ConfigError, RomError
 from rom_cli.evaluation.pipeline import EvalSetup, evaluate
 from rom_cli.model.backbone import load_tokenizer
-from rom_cli.model.encode import PassageTokens
 from rom_cli.model.inputs import Packer
+from rom_cli.model.passage_tokens import PassageTokens
 from rom_cli.model.rom_model import RomModel
 from rom_cli.model.runtime import (
     autocast,
@@ -53,6 +53,7 @@ from rom_cli.model.runtime import (
 from rom_cli.retrieval.fingerprint import fingerprint_state_dict
 from rom_cli.tasks import build_objectives
 from rom_cli.tasks.base import TaskContext
+from rom_cli.training.live_corpus import live_positions
 from rom_cli.training.live_index import LiveIndex
 from rom_cli.training.schedules import build_sampler
 
@@ -170,11 +171,17 @@ class Trainer:
             cfg.schedule, list(self.objectives), {n: o.size() for n, o in self.objectives.items()},
             {n: float(w) for n, w in cfg.mixture.tasks.items()}, int(t.seed), int(t.max_steps),
         )
-        self.live = None
+        self.live, self.live_info = None, None
         if any(o.needs_index() for o in self.objectives.values()):
             depth = max(int(cfg.objectives.retrieval.mine_top_k), int(cfg.supervision.top_k),
                         int(cfg.objectives.reader.passages_per_question) * 4)
-            self.live = LiveIndex(self.ctx, self.model, self.device, self.precision, depth)
+            positions, self.live_info = live_positions(cfg.index, train_corpus, train_questions, int(t.seed))
+            self.live = LiveIndex(self.ctx, self.model, self.device, self.precision, depth, positions)
+            if self.live_info["mode"] == "bounded":
+                i = self.live_info
+                self.console.print(f"live index: {i['passages']:,} of {i['corpus_passages']:,} passages ({i['named']:,} "
+                                   f"named by the training questions, {i['sampled']:,} sampled; "
+                                   "index.live_corpus=full to cover all)")
             self.ctx.live = self.live
         self.optimizer, self.scheduler = build_optimizer(self.model, t, int(t.max_steps))
         self.scaler = grad_scaler(self.device, self.precision)
@@ -483,7 +490,7 @@ class Trainer:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         self._warn_idle_tasks()
-        final = self.evaluate()
+        final = self.evaluate() if t.eval_at_end else None
         metrics = self._summary(final, params)
         atomic_write_json(self.run_dir / "metrics.json", metrics)
         return metrics
@@ -518,6 +525,7 @@ class Trainer:
             "train": {"steps": self.step, "tasks": per_task, "skipped_batches": self.skipped,
                       "task_probabilities": self.sampler.probabilities(max(0, self.step - 1)),
                       "index_refreshes": len(self.index_events),
+                      "live_index": self.live_info,
                       "questions_without_gold": self.without_gold,
                       "index_passages_per_s": float(np.mean(refresh_rates)) if refresh_rates else None},
             "step0": self.step0,
