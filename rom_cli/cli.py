@@ -247,7 +247,14 @@ def _run_app(command: str) -> None:
             attach_log(None)
             discard_if_empty(run_dir, log_name, command)  # a refused command or `rom ask` leaves no folder
 
-    app()
+    try:
+        app()
+    except ValueError as ex:  # Hydra's own flag checks (e.g. `-m` with `--cfg`) raise before any job
+        from rom_cli.errors import fail
+
+        if not str(ex).startswith("Only one of"):
+            raise
+        fail(f"rom {command}: {ex}")
 
 
 def main(argv: list[str] | None = None) -> int:

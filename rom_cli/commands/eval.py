@@ -16,6 +16,7 @@ def run(cfg) -> dict:
     from rom_cli.evaluation.checkpoint_eval import (
         compare_with_training,
         evaluate_checkpoint,
+        open_reused_index,
         reproduction_line,
         table_rows,
         write_outputs,
@@ -37,11 +38,12 @@ def run(cfg) -> dict:
     split = str(eff.task.eval_split)
     data = load_task(eff.task, eff.data)
     questions, corpus = data.split(split), data.corpus(split)
+    folder = open_reused_index(session, corpus, cfg.index_dir) if cfg.index_dir else None
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     save_job_config(cfg)
     err.print(f"run directory: {run_dir}; checkpoint {path} (step {session.step}), precision {eff.precision_reason}")
     result = evaluate_checkpoint(session, eff, corpus, questions, cfg.index_dir, bool(cfg.compare),
-                                 bool(cfg.predictions), log=lambda m: err.print(m), console=err)
+                                 bool(cfg.predictions), log=lambda m: err.print(m), console=err, index_folder=folder)
     training = compare_with_training(session, eff, result.results[result.primary])
     index = result.index.get("reused") or (f"{result.index['type']} (built for this run)" if result.index else "-")
     context = {"checkpoint": str(path), "step": session.step, "fingerprint": session.meta.get("fingerprint"),

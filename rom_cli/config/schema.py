@@ -67,6 +67,12 @@ class IndexType(str, Enum):
     ivfpq = "ivfpq"
 
 
+class LiveCorpus(str, Enum):
+    auto = "auto"  # the whole corpus up to index.live_max_passages passages, else bounded
+    full = "full"  # always the whole corpus (re-encoded at every refresh)
+    bounded = "bounded"  # passages the training questions name + a seeded sample, live_max_passages in all
+
+
 class Precision(str, Enum):
     auto = "auto"  # bf16 where the hardware runs it natively (AMX / AVX512-BF16 CPUs, bf16 GPUs), else fp32
     fp32 = "fp32"
@@ -183,10 +189,21 @@ class IndexConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 128
-    ivf_nlist: int = 64
-    ivf_nprobe: int = 16
-    pq_m: int = 16
+    ivf_nlist: int = 0  # 0: about 4 sqrt(N) lists
+    ivf_nprobe: int = 32
+    pq_m: int = 96  # sub-quantizers (the largest divisor of the vector width up to this)
     pq_bits: int = 8
+    train_size: int = 262_144  # IVF / PQ train on a seeded sample of at most this many vectors
+    # The live index of training (hard negatives, weak supervision) over a large corpus covers a bounded
+    # sub-corpus: the passages the training questions name (gold, hard negatives) plus a seeded sample.
+    live_corpus: LiveCorpus = LiveCorpus.auto
+    live_max_passages: int = 500_000
+    scratch_dir: str | None = None  # where evaluation streams its float16 vectors (None: the system temp dir)
+    # `rom index`: encode one slice of the corpus (shard i of N) into <out>/shards/, or merge all shards
+    num_shards: int | None = None  # None: 1, or the torchrun world size under torchrun
+    shard: int | None = None  # None: 0, or the torchrun rank under torchrun
+    merge: bool | None = None  # None: merge when the run encoded every shard itself (num_shards=1)
+    bm25: bool = False  # `rom index`: also save a BM25 index beside the dense one (loaded memory-mapped)
 
 
 @dataclass
@@ -236,6 +253,7 @@ class TrainerConfig:
     keep_last: int = 2
     resume: str = "auto"  # auto: latest checkpoint of the run dir; never; or a checkpoint path
     eval_at_start: bool = True  # also evaluate the untrained model (step 0)
+    eval_at_end: bool = True  # false: train only (e.g. a large corpus, evaluated later by a sharded `rom index` + `rom eval`)
     skip_nonfinite: bool = False  # true: skip a batch whose loss is NaN/inf instead of stopping
     # Model selection. None: no best-checkpoint tracking (only the last keep_last checkpoints are kept).
     # N: every N steps (and at the last step) evaluate on the dev split (the eval split when the task

@@ -20,12 +20,12 @@ from rom_cli.errors import RomError
 from rom_cli.evaluation.pipeline import EvalSetup, retrieve
 from rom_cli.evaluation.reading import (
     Answer,
-    LazyPassageTokens,
     pick_answers,
     retriever_priors,
     score_windows,
 )
 from rom_cli.evaluation.session import CheckpointSession
+from rom_cli.model.passage_tokens import PassageTokens
 from rom_cli.retrieval.index_store import IndexFolder
 
 ANSWER_STYLE = "bold black on yellow"
@@ -73,13 +73,15 @@ class Answerer:
         self.eval_cfg = _AskEval(hybrid_weight=float(hybrid_weight), rank_with_retriever=bool(rank_with_retriever))
         self.setup = EvalSetup(session.model, session.packer, session.enc_cfg, self.eval_cfg, None,
                                session.device, session.precision)
-        self.tokens = LazyPassageTokens(session.packer, folder.passages)
+        self.tokens = PassageTokens(session.packer, folder.passages)
         self.bm25 = None
         if retriever in ("bm25", "hybrid"):
-            from rom_cli.retrieval.bm25 import BM25Retriever
+            from rom_cli.retrieval.bm25 import sparse_retriever
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)
-            self.bm25 = BM25Retriever.from_passages(folder.passages)
+            self.bm25, why_not = sparse_retriever(folder.passages, folder)
+            if self.bm25 is None:
+                raise RomError(f"retriever={retriever}: {why_not}")
 
     def ask(self, question: str) -> Reply:
         text = check_question(question)

@@ -18,6 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from rom_cli.config.schema import value_of
+from rom_cli.errors import RomError
 from rom_cli.evaluation.pipeline import EvalSetup, evaluate
 from rom_cli.evaluation.session import SECTIONS, CheckpointSession, section_from_run
 
@@ -33,14 +34,22 @@ class EvalRun:
     index: dict = field(default_factory=dict)  # how the dense index was obtained
 
 
-def evaluate_checkpoint(session: CheckpointSession, eff, corpus, questions, index_dir: str | None = None,
-                        compare: bool = True, with_predictions: bool = True, log=None, console=None) -> EvalRun:
-    """Dense (and, with `compare`, BM25 and hybrid) metrics on the same questions; `log` takes status lines,
-    `console` shows progress bars."""
-    from rom_cli.model.encode import encode_corpus
-    from rom_cli.retrieval.bm25 import BM25Retriever
-    from rom_cli.retrieval.faiss_index import DenseIndex
+def open_reused_index(session: CheckpointSession, corpus, index_dir: str):
+    """A `rom index` folder for this checkpoint and corpus, checked (one-line errors), before any work."""
     from rom_cli.retrieval.index_store import check_matches_corpus, load_index_folder
+
+    folder = load_index_folder(index_dir, session.fingerprint(), len(corpus), with_passages=False)
+    check_matches_corpus(folder, corpus, str(index_dir))
+    return folder
+
+
+def evaluate_checkpoint(session: CheckpointSession, eff, corpus, questions, index_dir: str | None = None,
+                        compare: bool = True, with_predictions: bool = True, log=None, console=None,
+                        index_folder=None) -> EvalRun:
+    """Dense (and, with `compare`, BM25 and hybrid) metrics on the same questions; `log` takes status lines,
+    `console` shows progress bars; `index_folder`: `index_dir` already opened by `open_reused_index`."""
+    from rom_cli.retrieval.bm25 import sparse_retriever
+    from rom_cli.retrieval.vector_shards import build_dense_index
 
     log = log or (lambda *_: None)
     setup = EvalSetup(session.model, session.packer, session.enc_cfg, eff.eval, eff.index, session.device,
@@ -50,21 +59,27 @@ def evaluate_checkpoint(session: CheckpointSession, eff, corpus, questions, inde
     dense_index, info = None, {}
     if {"dense", "hybrid"} & set(order):
         if index_dir:
-            folder = load_index_folder(index_dir, session.fingerprint(), len(corpus), with_passages=False)
-            check_matches_corpus(folder, corpus, str(index_dir))
+            folder = index_folder or open_reused_index(session, corpus, index_dir)
             dense_index = folder.index
             info = {"reused": str(index_dir), "type": folder.index.kind, "params": folder.index.params}
             log(f"reusing index {index_dir} ({len(folder.index)} passages, {folder.index.kind})")
         else:
             log(f"encoding {len(corpus)} passages...")
-            vectors, stats = encode_corpus(session.model, session.packer, corpus, session.enc_cfg.passage_max_length,
-                                           int(eff.index.encode_batch_size), session.device, eff.precision,
-                                           console=console)
-            dense_index = DenseIndex.build(vectors, eff.index)
+            dense_index, stats = build_dense_index(session.model, session.packer, corpus,
+                                                   session.enc_cfg.passage_max_length, int(eff.index.encode_batch_size),
+                                                   session.device, eff.precision, eff.index, console=console,
+                                                   scratch_dir=eff.index.get("scratch_dir"))
             info = {"reused": None, "type": dense_index.kind, "params": dense_index.params,
                     "passages_per_s": stats["passages_per_s"], "encode_seconds": stats["seconds"]}
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # its DEBUG lines would land in every eval log
-    bm25 = BM25Retriever.from_passages(corpus) if {"bm25", "hybrid"} & set(order) else None
+    bm25 = None
+    if {"bm25", "hybrid"} & set(order):
+        bm25, why_not = sparse_retriever(corpus, index_folder)
+        if bm25 is None:
+            if primary in ("bm25", "hybrid"):
+                raise RomError(f"eval.retriever={primary}: {why_not}")
+            log(why_not + "; the BM25 and hybrid rows are left out")
+            order = [r for r in order if r not in ("bm25", "hybrid")]
     results, predictions = {}, []
     for retriever in order:
         log(f"evaluating {retriever} retrieval on {len(questions)} questions...")

@@ -250,3 +250,14 @@ def _replace_dir(src: Path, target: Path) -> None:
         raise
     finally:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def sparse_retriever(corpus, index_folder=None):
+    """(BM25 over `corpus`, None) or (None, why not): a `rom index ... index.bm25=true` folder's saved index
+    (memory-mapped), else one built now when it is expected to fit in memory."""
+    if index_folder is not None and index_folder.bm25_dir is not None:
+        return BM25Retriever.load(index_folder.bm25_dir, expected_passages=len(corpus)), None
+    refusal = build_refusal(len(corpus))
+    if refusal is not None:
+        return None, refusal + " (or `rom index ... index.bm25=true` saves one beside the dense index)"
+    return BM25Retriever.from_passages(corpus), None

@@ -1,8 +1,9 @@
 """Dense inner-product index over passage vectors, saved as a self-describing folder.
 
-A saved index carries its passage ids and the fingerprint of the encoder that produced the
-vectors, so a stale index (other weights, other corpus) is refused instead of silently giving
-wrong neighbours. Scores are inner products: pass L2-normalised vectors for cosine similarity.
+A saved index carries the fingerprint of the encoder that produced the vectors (and its folder,
+`rom_cli.retrieval.index_store`, the corpus it covers), so a stale index (other weights, other
+corpus) is refused instead of silently giving wrong neighbours. Row i of the index is corpus
+position i. Scores are inner products: pass L2-normalised vectors for cosine similarity.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from rom_cli.errors import RomError
 log = logging.getLogger(__name__)
 
 FORMAT = "rom-index"
-VERSION = 1
+VERSION = 2  # 1 stored passage_ids.json and passages.jsonl (in memory); 2 a passages TSV read by offset
 INDEX_FILE = "index.faiss"
-IDS_FILE = "passage_ids.json"
 META_FILE = "meta.json"
 TRAIN_FACTOR = 39  # FAISS k-means wants >= 39 training points per centroid
 MIN_PQ_BITS = 4  # below this PQ codes are too coarse to be worth it: use IVF-Flat instead
@@ -49,9 +49,15 @@ def _largest_divisor_at_most(d: int, m: int) -> int:
     return next(c for c in range(max(1, min(m, d)), 0, -1) if d % c == 0)
 
 
+def auto_nlist(n: int) -> int:
+    """IVF lists for n vectors when `index.ivf_nlist=0`: about 4 sqrt(n) (1,024 at 65k, 18,000 at 21M)."""
+    return max(1, int(4 * np.sqrt(n)))
+
+
 def _ivfpq_params(n: int, d: int, cfg: Any) -> dict[str, Any]:
     """Adapt nlist / pq_m / pq_bits to the corpus so that small corpora still train."""
-    nlist = max(1, min(int(_cfg_get(cfg, "ivf_nlist")), n // TRAIN_FACTOR))
+    wanted = int(_cfg_get(cfg, "ivf_nlist")) or auto_nlist(n)
+    nlist = max(1, min(wanted, n // TRAIN_FACTOR))
     nprobe = max(1, min(int(_cfg_get(cfg, "ivf_nprobe")), nlist))
     pq_m = _largest_divisor_at_most(d, int(_cfg_get(cfg, "pq_m")))
     bits = int(_cfg_get(cfg, "pq_bits"))
@@ -73,6 +79,20 @@ def _ivfpq_params(n: int, d: int, cfg: Any) -> dict[str, Any]:
             "ivfpq adapted to %d vectors of dim %d: pq_m=%d pq_bits=%d nlist=%d", n, d, pq_m, bits, nlist
         )
     return params
+
+
+def _training_sample(vectors, cfg: Any, seed: int) -> np.ndarray:
+    """At most `train_size` rows, seeded and in row order (a memory-mapped shard is read sequentially)."""
+    n = vectors.shape[0]
+    size = int(_cfg_get(cfg, "train_size") or n) if _has(cfg, "train_size") else n
+    if size >= n:
+        return _as_matrix(vectors[:], "vectors")
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+    return _as_matrix(vectors[rows], "vectors")
+
+
+def _has(cfg: Any, key: str) -> bool:
+    return key in cfg if isinstance(cfg, dict) else hasattr(cfg, key)
 
 
 def _set_search_params(index: faiss.Index, params: dict[str, Any]) -> None:
@@ -98,10 +118,14 @@ class DenseIndex:
         return int(self.index.ntotal)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, cfg: Any) -> DenseIndex:
-        """Build from float32 vectors [N, d] and an IndexConfig (dataclass, DictConfig or dict)."""
-        x = _as_matrix(vectors, "vectors")
-        n, d = x.shape
+    def build(cls, vectors, cfg: Any, chunk: int = 65_536, seed: int = 0) -> DenseIndex:
+        """Build from vectors [N, d] (an array or a memory-mapped float16 shard) and an IndexConfig
+        (dataclass, DictConfig or dict). Vectors are added `chunk` rows at a time, converted to float32 per
+        chunk, so peak memory is the index plus one chunk; IVF indexes train on a seeded sample of at most
+        `index.train_size` rows."""
+        if getattr(vectors, "ndim", 0) != 2:
+            raise ValueError(f"vectors must be a 2-D array [n, dim], got shape {getattr(vectors, 'shape', None)}")
+        n, d = vectors.shape
         if n == 0:
             raise RomError("cannot build an index over 0 passages: expected a non-empty corpus")
         kind = str(_cfg_get(cfg, "type"))
@@ -124,10 +148,11 @@ class DenseIndex:
                 index = faiss.IndexIVFFlat(quantizer, d, params["nlist"], ip)
             else:
                 index = faiss.IndexIVFPQ(quantizer, d, params["nlist"], params["pq_m"], params["pq_bits"], ip)
-            index.train(x)
+            index.train(_training_sample(vectors, cfg, seed))
         else:
             raise RomError(f"config index.type={kind!r}: expected one of flat, hnsw, ivfpq")
-        index.add(x)
+        for lo in range(0, n, chunk):
+            index.add(_as_matrix(vectors[lo: lo + chunk], "vectors"))
         _set_search_params(index, params)
         return cls(index, kind, params)
 
@@ -148,18 +173,14 @@ class DenseIndex:
         scores = np.where(idx < 0, -np.inf, scores).astype(np.float32, copy=False)
         return scores, idx
 
-    def save(
-        self, directory: str | os.PathLike, passage_ids: list[str], fingerprint: str, meta: dict | None = None
-    ) -> Path:
-        """Write `index.faiss`, `passage_ids.json`, `meta.json` atomically into `directory`.
+    def save(self, directory: str | os.PathLike, fingerprint: str, meta: dict | None = None) -> Path:
+        """Write `index.faiss` and `meta.json` atomically into `directory`.
 
         Everything goes to a temp folder beside `directory`, is fsynced, then renamed into place,
         so a crash never leaves a half-written index. An existing rom index there is replaced; any
         other non-empty folder is refused.
         """
         target = Path(directory)
-        if len(passage_ids) != len(self):
-            raise ValueError(f"{len(passage_ids)} passage ids for an index of {len(self)} vectors")
         if target.exists() and not target.is_dir():
             raise RomError(f"{target}: exists and is not a folder: expected a folder path for the index")
         if target.exists() and not (target / META_FILE).is_file() and any(target.iterdir()):
@@ -180,9 +201,8 @@ class DenseIndex:
         tmp.chmod(0o755)  # mkdtemp makes it private; the index is an ordinary shareable folder
         try:
             faiss.write_index(self.index, str(tmp / INDEX_FILE))
-            (tmp / IDS_FILE).write_text(json.dumps(list(passage_ids)), encoding="utf-8")
             (tmp / META_FILE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-            for name in (INDEX_FILE, IDS_FILE, META_FILE):
+            for name in (INDEX_FILE, META_FILE):
                 fsync_file(tmp / name)
             _replace_dir(tmp, target)
         except BaseException:
@@ -197,8 +217,8 @@ class DenseIndex:
         directory: str | os.PathLike,
         expected_fingerprint: str | None = None,
         expected_count: int | None = None,
-    ) -> tuple[DenseIndex, list[str], dict]:
-        """Load a saved index; returns (index, passage_ids, meta.json contents).
+    ) -> tuple[DenseIndex, dict]:
+        """Load a saved index; returns (index, meta.json contents).
 
         Refuses (RomError) a missing folder, a folder that is not a rom index, or one whose
         encoder fingerprint / passage count differs from the expected values.
@@ -214,6 +234,9 @@ class DenseIndex:
             raise RomError(
                 f"{path} is not a rom index (no valid {META_FILE}): expected a folder written by `rom index`"
             )
+        if info.get("version") != VERSION:
+            raise RomError(f"index {path} is of format version {info.get('version')} (an older rom): expected "
+                           f"version {VERSION}; rebuild it with `rom index`")
         if expected_fingerprint is not None and info.get("fingerprint") != expected_fingerprint:
             raise RomError(
                 f"index {path}: encoder fingerprint mismatch (index {info.get('fingerprint')}, "
@@ -226,19 +249,18 @@ class DenseIndex:
             )
         try:
             index = faiss.read_index(str(path / INDEX_FILE))
-            ids = json.loads((path / IDS_FILE).read_text(encoding="utf-8"))
         except (OSError, RuntimeError, ValueError) as e:
             raise RomError(
                 f"index {path} is unreadable ({type(e).__name__}): rebuild it with `rom index`"
             ) from e
-        if len(ids) != index.ntotal or index.ntotal != info.get("count"):
+        if index.ntotal != info.get("count"):
             raise RomError(
-                f"index {path} is corrupt ({len(ids)} ids, {index.ntotal} vectors, "
-                f"meta count {info.get('count')}): rebuild it with `rom index`"
+                f"index {path} is corrupt ({index.ntotal} vectors, meta count {info.get('count')}): "
+                "rebuild it with `rom index`"
             )
         params = dict(info.get("params") or {})
         _set_search_params(index, params)
-        return cls(index, str(info.get("type")), params), [str(i) for i in ids], info
+        return cls(index, str(info.get("type")), params), info
 
 
 def _replace_dir(src: Path, target: Path) -> None:

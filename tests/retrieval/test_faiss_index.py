@@ -71,13 +71,12 @@ def test_empty_corpus_refused():
 def test_save_load_round_trip(tmp_path, kind):
     x = unit_vectors(300)
     index = DenseIndex.build(x, IndexConfig(type=IndexType(kind)))
-    ids = [f"p{i}" for i in range(300)]
     out = tmp_path / "idx"
-    index.save(out, ids, "abc123", {"task": "demo"})
-    assert sorted(p.name for p in out.iterdir()) == ["index.faiss", "meta.json", "passage_ids.json"]
+    index.save(out, "abc123", {"task": "demo"})
+    assert sorted(p.name for p in out.iterdir()) == ["index.faiss", "meta.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["idx"]  # no temp folder left behind
-    loaded, ids2, meta = DenseIndex.load(out, expected_fingerprint="abc123", expected_count=300)
-    assert ids2 == ids and len(loaded) == 300 and loaded.dim == 32 and loaded.kind == kind
+    loaded, meta = DenseIndex.load(out, expected_fingerprint="abc123", expected_count=300)
+    assert len(loaded) == 300 and loaded.dim == 32 and loaded.kind == kind
     assert meta["fingerprint"] == "abc123" and meta["count"] == 300 and meta["extra"] == {"task": "demo"}
     assert meta["type"] == kind and meta["params"] == index.params
     np.testing.assert_array_equal(loaded.search(x[:20], 5)[1], index.search(x[:20], 5)[1])
@@ -85,22 +84,22 @@ def test_save_load_round_trip(tmp_path, kind):
 
 def test_save_replaces_existing_index(tmp_path):
     out = tmp_path / "idx"
-    DenseIndex.build(unit_vectors(10), IndexConfig()).save(out, [str(i) for i in range(10)], "one", {})
-    DenseIndex.build(unit_vectors(12), IndexConfig()).save(out, [str(i) for i in range(12)], "two", {})
-    _, ids, meta = DenseIndex.load(out)
-    assert len(ids) == 12 and meta["fingerprint"] == "two"
+    DenseIndex.build(unit_vectors(10), IndexConfig()).save(out, "one", {})
+    DenseIndex.build(unit_vectors(12), IndexConfig()).save(out, "two", {})
+    _, meta = DenseIndex.load(out)
+    assert meta["count"] == 12 and meta["fingerprint"] == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["idx"]
 
 
 def test_save_refuses_foreign_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RomError, match="not a rom index"):
-        DenseIndex.build(unit_vectors(5), IndexConfig()).save(tmp_path, list("abcde"), "f", {})
+        DenseIndex.build(unit_vectors(5), IndexConfig()).save(tmp_path, "f", {})
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_load_refuses_fingerprint_mismatch(tmp_path):
-    DenseIndex.build(unit_vectors(10), IndexConfig()).save(tmp_path / "i", list("abcdefghij"), "aaaa", {})
+    DenseIndex.build(unit_vectors(10), IndexConfig()).save(tmp_path / "i", "aaaa", {})
     with pytest.raises(RomError) as e:
         DenseIndex.load(tmp_path / "i", expected_fingerprint="bbbb", expected_count=10)
     msg = str(e.value)
@@ -109,7 +108,7 @@ def test_load_refuses_fingerprint_mismatch(tmp_path):
 
 
 def test_load_refuses_count_mismatch(tmp_path):
-    DenseIndex.build(unit_vectors(10), IndexConfig()).save(tmp_path / "i", list("abcdefghij"), "aaaa", {})
+    DenseIndex.build(unit_vectors(10), IndexConfig()).save(tmp_path / "i", "aaaa", {})
     with pytest.raises(RomError) as e:
         DenseIndex.load(tmp_path / "i", expected_fingerprint="aaaa", expected_count=11)
     msg = str(e.value)
@@ -122,3 +121,29 @@ def test_load_refuses_missing_and_foreign_folders(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps({"hello": 1}))
     with pytest.raises(RomError, match="not a rom index"):
         DenseIndex.load(tmp_path)
+
+
+def test_build_from_float16_chunks_equals_build_from_float32(tmp_path):
+    """Adding a memory-mapped float16 matrix chunk by chunk gives the index of its float32 values."""
+    x = unit_vectors(500).astype(np.float16)
+    mm = np.lib.format.open_memmap(tmp_path / "v.npy", mode="w+", dtype=np.float16, shape=x.shape)
+    mm[:] = x
+    chunked = DenseIndex.build(np.load(tmp_path / "v.npy", mmap_mode="r"), IndexConfig(), chunk=64)
+    whole = DenseIndex.build(x.astype(np.float32), IndexConfig())
+    q = unit_vectors(20, seed=5)
+    np.testing.assert_array_equal(chunked.search(q, 10)[1], whole.search(q, 10)[1])
+
+
+def test_ivf_trains_on_a_bounded_sample():
+    cfg = IndexConfig(type=IndexType.ivfpq, train_size=2000, ivf_nlist=16, pq_m=8, pq_bits=4)
+    index = DenseIndex.build(unit_vectors(5000), cfg)
+    assert len(index) == 5000 and index.params["nlist"] == 16
+
+
+def test_an_old_index_format_is_refused_with_the_fix(tmp_path):
+    out = tmp_path / "idx"
+    DenseIndex.build(unit_vectors(10), IndexConfig()).save(out, "f", {})
+    meta = json.loads((out / "meta.json").read_text())
+    (out / "meta.json").write_text(json.dumps({**meta, "version": 1}))
+    with pytest.raises(RomError, match="format version 1.*rebuild it with `rom index`"):
+        DenseIndex.load(out)
