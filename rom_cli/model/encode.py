@@ -66,7 +66,7 @@ def encode_corpus(model, packer: Packer, corpus, max_len: int, batch_size: int, 
     start = time.perf_counter()
     with tracked(console, label, n, "passages") as advance:
         for lo in range(0, n, chunk):
-            entries = tokenize_passages(packer, [corpus[int(p)] for p in positions[lo: lo + chunk]])
+            entries = tokenize_passages(packer, [corpus[int(p)] for p in positions[lo: lo + chunk]], with_offsets=False)
             encode_entries(model, packer, entries, max_len, batch_size, device, precision, out, lo, advance)
     seconds = time.perf_counter() - start
     return out, {"passages": n, "seconds": seconds, "passages_per_s": n / max(seconds, 1e-9)}

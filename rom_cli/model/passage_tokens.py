@@ -26,7 +26,7 @@ TOKENIZE_BATCH = 512
 class PassageEntry:
     title: list[int]  # title token ids (no special tokens)
     text: list[int]  # text token ids
-    offsets: np.ndarray  # [len(text), 2] int32 character offsets of the text tokens
+    offsets: np.ndarray | None  # [len(text), 2] int32 character offsets of the text tokens (None: not asked)
 
 
 class _Column:
@@ -79,10 +79,16 @@ class PassageTokens:
             self._cache.popitem(last=False)
 
 
-def tokenize_passages(packer: Packer, passages) -> list[PassageEntry]:
-    """Title ids, text ids and text offsets of each passage, in one tokenizer call per field."""
+def tokenize_passages(packer: Packer, passages, with_offsets: bool = True) -> list[PassageEntry]:
+    """Title ids, text ids and (when asked: reading needs them, encoding does not) text offsets of each
+    passage, TOKENIZE_BATCH passages per tokenizer call (its per-text encodings are large while they live)."""
     passages = list(passages)
-    titles = packer.tokenize([p.title for p in passages]).ids
-    texts = packer.tokenize([p.text for p in passages], with_offsets=True)
-    return [PassageEntry(title, text, np.asarray(offs, dtype=np.int32).reshape(-1, 2))
-            for title, text, offs in zip(titles, texts.ids, texts.offsets, strict=True)]
+    out: list[PassageEntry] = []
+    for lo in range(0, len(passages), TOKENIZE_BATCH):
+        part = passages[lo: lo + TOKENIZE_BATCH]
+        titles = packer.tokenize([p.title for p in part]).ids
+        texts = packer.tokenize([p.text for p in part], with_offsets=with_offsets)
+        offsets = texts.offsets if with_offsets else [None] * len(part)
+        out += [PassageEntry(title, text, None if offs is None else np.asarray(offs, dtype=np.int32).reshape(-1, 2))
+                for title, text, offs in zip(titles, texts.ids, offsets, strict=True)]
+    return out
