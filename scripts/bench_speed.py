@@ -8,7 +8,12 @@
    bare backbone forward passes over the same packed batches, same batch size and precision.
    Target: at least 80 % of the bare throughput.
 
+3. `--processes 1,2`: instead, whole `rom train` runs of the same global batches in 1 process and under
+   `torchrun` in 2 (gloo on CPU, NCCL on GPUs), each process with `--threads` threads; training examples/s
+   of each (every rank's slice counted), from the runs' metrics.json.
+
     python scripts/bench_speed.py --out benchmarks/results/speed-cpu.json [overrides...]
+    python scripts/bench_speed.py --processes 1,2 --threads 1 --out benchmarks/results/dist-cpu.json [overrides...]
 Overrides are Hydra overrides of `conf/train.yaml` (default: the demo task with MiniLM).
 """
 
@@ -48,13 +53,61 @@ def timed(fn, repeats: int, warmup: int = 2) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+def compare_processes(args) -> None:
+    """Examples/s of the same `rom train` (same global batches, steps, seed) in 1 and in N processes."""
+    import subprocess
+    import tempfile
+
+    from rom_cli.atomic import atomic_write_json
+    from rom_cli.model.runtime import machine
+
+    runs = {}
+    common = ["trainer.eval_at_start=false", "trainer.eval_at_end=false", f"trainer.max_steps={args.steps}",
+              f"trainer.threads={args.threads}", "trainer.checkpoint_every=1000000", "trainer.resume=never",
+              *args.overrides]
+    with tempfile.TemporaryDirectory(prefix="rom-dist-") as tmp:
+        for n in [int(x) for x in args.processes.split(",")]:
+            launch = ([sys.executable, "-m", "rom_cli"] if n == 1 else
+                      [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+                       "-m", "rom_cli"])
+            run_dir = Path(tmp) / f"p{n}"
+            start = time.perf_counter()
+            proc = subprocess.run([*launch, "train", *common, f"hydra.run.dir={run_dir}"], capture_output=True,
+                                  text=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+            if proc.returncode != 0:
+                raise SystemExit(f"{n} process(es) failed:\n{proc.stderr[-3000:]}")
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            tasks = metrics["train"]["tasks"]
+            examples = sum(t["examples"] for t in tasks.values())
+            seconds = sum(t["examples"] / t["examples_per_s"] for t in tasks.values() if t["examples_per_s"])
+            runs[str(n)] = {"processes": n, "wall_s": round(time.perf_counter() - start, 1),
+                            "train_examples_per_s": round(examples / max(seconds, 1e-9), 2),
+                            "per_task_examples_per_s": {k: round(v["examples_per_s"], 2) for k, v in tasks.items()},
+                            "world_size": metrics["distributed"]["world_size"],
+                            "rank_fingerprints_agree": len(set(metrics["distributed"]["rank_fingerprints"])) == 1,
+                            "precision": metrics["config"]["precision"]}
+            print(f"{n} process(es): {runs[str(n)]['train_examples_per_s']} examples/s", file=sys.stderr)
+    base = runs[min(runs, key=int)]["train_examples_per_s"]
+    for r in runs.values():
+        r["speedup"] = round(r["train_examples_per_s"] / base, 2)
+    atomic_write_json(Path(args.out), {"machine": machine(), "threads_per_process": args.threads,
+                                       "steps": args.steps, "overrides": args.overrides, "runs": runs,
+                                       "date": time.strftime("%Y-%m-%d")})
+    print(args.out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--passages", type=int, default=256, help="passages encoded for the index benchmark")
+    parser.add_argument("--processes", default=None, help="e.g. 1,2: compare rom train in 1 and 2 processes")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process (--processes)")
+    parser.add_argument("--steps", type=int, default=30, help="training steps per run (--processes)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    if args.processes:
+        return compare_processes(args)
 
     from rom_cli.model.encode import encode_entries
     from rom_cli.model.passage_tokens import tokenize_passages
@@ -99,7 +152,8 @@ def main() -> None:
     full = timed(lambda: (trainer_step(), sync()), args.repeats)
 
     # index rebuild against bare forward passes over the same packed, length-sorted batches
-    passages = [trainer.ctx.corpus[i] for i in range(min(args.passages, len(trainer.ctx.corpus)))]
+    corpus = trainer.objectives["retrieval"].ctx.corpus
+    passages = [corpus[i] for i in range(min(args.passages, len(corpus)))]
     entries = tokenize_passages(trainer.packer, passages)
     size, max_len = int(cfg.index.encode_batch_size), int(cfg.encoder.passage_max_length)
     lengths = [len(e.title) + len(e.text) for e in entries]
