@@ -197,6 +197,7 @@ def load_model(path: Path, device: torch.device):
         raise _unreadable(path, heads_file, ex, "the heads' state dict written by torch.save") from ex
     missing, unexpected = model.load_state_dict(heads, strict=False)
     missing = [k for k in missing if not k.startswith("backbones.")]
+    unexpected = [k for k in unexpected if not k.startswith("extra_heads.")]  # heads of external objectives
     if missing or unexpected:
         raise RomError(f"checkpoint={path}: heads.pt does not match the model (missing {missing}, unexpected {unexpected})")
     try:

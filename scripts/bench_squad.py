@@ -224,7 +224,7 @@ def worker_train(spec: dict) -> None:
     trainer = Trainer(cfg, run_dir)
     setup_s = time.perf_counter() - start
     metrics = trainer.run()
-    data = trainer.data
+    data = trainer.mixture.datasets[trainer.mixture.primary]
     eval_split = str(cfg.task.eval_split)
     write_json(run_dir / "bench_worker.json", {
         "trainer_wall_s": time.perf_counter() - start, "setup_s": setup_s,

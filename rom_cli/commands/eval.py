@@ -9,6 +9,17 @@ from omegaconf import OmegaConf
 from rich.table import Table
 
 
+def other_datasets(run_cfg, eff, cfg, overrides: list[str]) -> dict:
+    """The datasets of a multi-dataset checkpoint's mixture besides the evaluated task (none when the user
+    named a task on the command line: then only that one is evaluated)."""
+    from rom_cli.config.mixture import dataset_configs
+
+    if not (run_cfg.get("mixture") or {}).get("entries") or any(o.split("=")[0].lstrip("+~").startswith("task")
+                                                               for o in overrides):
+        return {}
+    return {name: tc for name, tc in dataset_configs(run_cfg).items() if name != str(eff.task.name)}
+
+
 def run(cfg) -> dict:
     from rom_cli.config.validate import validate_eval_config
     from rom_cli.console import make_console
@@ -16,6 +27,8 @@ def run(cfg) -> dict:
     from rom_cli.evaluation.checkpoint_eval import (
         compare_with_training,
         evaluate_checkpoint,
+        fmt,
+        metric_rows,
         open_reused_index,
         reproduction_line,
         table_rows,
@@ -45,6 +58,21 @@ def run(cfg) -> dict:
     result = evaluate_checkpoint(session, eff, corpus, questions, cfg.index_dir, bool(cfg.compare),
                                  bool(cfg.predictions), log=lambda m: err.print(m), console=err, index_folder=folder)
     training = compare_with_training(session, eff, result.results[result.primary])
+    others = other_datasets(run_cfg, eff, cfg, command_line_overrides())
+    per_dataset = {str(eff.task.name): result.results[result.primary]}
+    for name, task_cfg in others.items():  # a multi-dataset checkpoint: every dataset of its mixture, then the macro
+        other = load_task(task_cfg, eff.data)
+        split_o = str(task_cfg.eval_split)
+        err.print(f"dataset {name}: {split_o} split")
+        sub = OmegaConf.merge(eff, {"task": task_cfg})
+        per_dataset[name] = evaluate_checkpoint(session, sub, other.corpus(split_o), other.split(split_o), None,
+                                                compare=False, with_predictions=False, log=lambda m: err.print(m),
+                                                console=err).results[result.primary]
+    if len(per_dataset) > 1:
+        from rom_cli.evaluation.metrics import macro_average
+
+        result.results[result.primary] = {**result.results[result.primary], "datasets": per_dataset,
+                                          "macro": macro_average(list(per_dataset.values()))}
     index = result.index.get("reused") or (f"{result.index['type']} (built for this run)" if result.index else "-")
     context = {"checkpoint": str(path), "step": session.step, "fingerprint": session.meta.get("fingerprint"),
                "task": str(eff.task.name), "split": split, "questions": len(questions),
@@ -60,6 +88,14 @@ def run(cfg) -> dict:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    for name, metrics in (list(per_dataset.items())[1:] + [("macro", result.results[result.primary].get("macro"))]
+                          if len(per_dataset) > 1 else []):
+        sub = Table(title=f"{name} ({result.primary})")
+        sub.add_column("metric")
+        sub.add_column("value", justify="right")
+        for label, value in metric_rows(metrics).items():
+            sub.add_row(label, fmt(label, value))
+        console.print(sub)
     if training is not None:
         console.print(f"training-time metrics: {reproduction_line(training)}")
     console.print(f"checkpoint {path} (step {session.step}); wrote " + ", ".join(str(p) for p in written.values()))

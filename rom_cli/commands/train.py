@@ -15,6 +15,9 @@ def run(cfg) -> dict:
     run_dir = output_dir()
     trainer = Trainer(cfg, run_dir)  # config, data and model checks
     trainer.restore()  # checkpoint checks: a refused resume writes nothing into an existing run dir
+    run_dir = trainer.run_dir  # under torchrun: rank 0's
+    if not trainer.dist.is_main:
+        return trainer.run()  # the other ranks train in silence and write nothing of their own
     save_job_config(cfg)
     trainer.console.print(f"run directory: {run_dir}")
     metrics = trainer.run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -146,13 +147,29 @@ class DataConfig:
 
 
 @dataclass
+class MixtureEntry:
+    """One (objective, dataset) task of a mixture across datasets."""
+
+    # ict | retrieval | reader, or {_target_: my_pkg.MyObjective, ...} (a rom_cli.tasks.base.Objective; the
+    # other keys are its constructor's keyword arguments)
+    objective: Any = MISSING
+    data: Any = None  # None: the run's `task`; a task preset name (conf/task/<name>.yaml), a YAML file, or task keys
+    weight: float = 1.0  # sampling weight (`specified`), loss weight (`joint`)
+    supervision: Level | None = None  # None: supervision.level
+
+
+@dataclass
 class MixtureConfig:
     """Which training objectives run, and their weights (loss weights for `joint`,
-    sampling weights for `specified` when the schedule gives none)."""
+    sampling weights for `specified` when the schedule gives none).
+
+    One dataset: `tasks` maps objectives (ict, retrieval, reader) to weights. Several: `entries` names
+    (objective, dataset) pairs, each with its weight and supervision level. One of the two."""
 
     name: str = "rom"
     # empty here: a preset's dict would merge into a non-empty default instead of replacing it
     tasks: dict[str, float] = field(default_factory=dict)
+    entries: dict[str, MixtureEntry] = field(default_factory=dict)
 
 
 @dataclass
@@ -210,6 +227,7 @@ class IndexConfig:
 class IctConfig:
     batch_size: int = 16
     keep_prob: float = 0.1  # probability that the pseudo-query sentence stays in its passage
+    grad_cache_chunk: int = 0  # >0: gradient caching, encoding this many rows at a time (rom_cli/tasks/grad_cache.py)
 
 
 @dataclass
@@ -218,6 +236,7 @@ class RetrievalConfig:
     hard_negatives: int = 1  # per question, from the data or mined from the live index
     mine_from_index: bool = True
     mine_top_k: int = 20
+    grad_cache_chunk: int = 0  # >0: gradient caching, encoding this many rows at a time (rom_cli/tasks/grad_cache.py)
 
 
 @dataclass
@@ -276,6 +295,16 @@ class EvalConfig:
 
 
 @dataclass
+class DistributedConfig:
+    """Several processes under `torchrun` (one process otherwise: nothing here applies)."""
+
+    name: str = "auto"
+    backend: str = "auto"  # auto: nccl on CUDA, gloo on CPU
+    cross_rank_negatives: bool = True  # retrieval / ICT score every rank's passages for every rank's questions
+    timeout_s: int = 1800  # collective timeout (the main rank evaluates while the others wait)
+
+
+@dataclass
 class TrainConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -287,6 +316,7 @@ class TrainConfig:
     objectives: ObjectivesConfig = field(default_factory=ObjectivesConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
 
 # The eval / index / ask commands take their task, data, eval and index settings, device and precision

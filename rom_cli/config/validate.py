@@ -54,6 +54,12 @@ def validate_train_config(cfg) -> None:
         raise ConfigError("trainer.grad_clip", t.grad_clip, "0 (off) or a positive norm")
     for name in ("ict", "retrieval", "reader"):
         _positive(f"objectives.{name}.batch_size", cfg.objectives[name].batch_size)
+    for name in ("ict", "retrieval"):
+        if cfg.objectives[name].grad_cache_chunk < 0:
+            raise ConfigError(f"objectives.{name}.grad_cache_chunk", cfg.objectives[name].grad_cache_chunk,
+                              "0 (off) or a positive number of rows encoded at a time")
+    if str(cfg.distributed.backend) not in ("auto", "nccl", "gloo"):
+        raise ConfigError("distributed.backend", cfg.distributed.backend, "one of auto, nccl, gloo")
     if cfg.objectives.reader.passages_per_question < 1:
         raise ConfigError("objectives.reader.passages_per_question", cfg.objectives.reader.passages_per_question, ">= 1")
     if cfg.objectives.retrieval.hard_negatives < 0:
@@ -67,8 +73,8 @@ def validate_train_config(cfg) -> None:
     _positive("eval.batch_size", cfg.eval.batch_size)
     for k in list(cfg.eval.top_k) + list(cfg.eval.read_top_k):
         _positive("eval.top_k / eval.read_top_k", k)
-    if not cfg.mixture.tasks:
-        raise ConfigError("mixture.tasks", {}, "at least one of ict, retrieval, reader")
+    if not cfg.mixture.tasks and not cfg.mixture.get("entries"):
+        raise ConfigError("mixture.tasks", {}, "at least one of ict, retrieval, reader (or mixture.entries)")
     for name, weight in cfg.mixture.tasks.items():
         if weight < 0:
             raise ConfigError(f"mixture.tasks.{name}", weight, "a weight >= 0")

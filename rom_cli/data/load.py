@@ -140,6 +140,22 @@ def load_file(
     return nq.parse_webquestions(obj, path, stats), []
 
 
+_OPEN_TSVS: dict[tuple, object] = {}
+
+
+def open_passages_tsv(path: Path, cache_dir: str | None):
+    """One TsvCorpus per passages file (and version) in a process: the datasets of a mixture that retrieve
+    from one collection (NQ and TriviaQA over psgs_w100.tsv) share one corpus object, hence one token cache
+    and one live index."""
+    from rom_cli.data.dpr import TsvCorpus
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _OPEN_TSVS:
+        _OPEN_TSVS[key] = TsvCorpus(path, cache_dir)
+    return _OPEN_TSVS[key]
+
+
 def subsample(questions: list[Question], limit: int | None, key: str = "task limit") -> list[Question]:
     """A seeded random subset of `limit` questions, kept in their original order."""
     if limit is not None and limit < 0:
@@ -267,12 +283,10 @@ def load_task(task_cfg, data_cfg, splits: list[str] | None = None) -> TaskData:
         task = TaskData(name, {}, {}, LoadStats())
         shared: Corpus | None = None
         if task_cfg.passages:
-            from rom_cli.data.dpr import TsvCorpus
-
             if words:
                 raise ConfigError("task.split_words", words, "0 when task.passages is set (the TSV is used as is)")
             path = resolve_path(task_cfg.passages, "task.passages", data_cfg)
-            shared = TsvCorpus(path, getattr(data_cfg, "cache_dir", None) or None)
+            shared = open_passages_tsv(path, getattr(data_cfg, "cache_dir", None) or None)
             if len(shared) == 0:
                 raise DataError(path, "no passages (task.passages): expected id<TAB>text<TAB>title rows")
         own: dict[str, list[Passage]] = {}

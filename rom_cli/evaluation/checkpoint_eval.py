@@ -94,11 +94,12 @@ def evaluate_checkpoint(session: CheckpointSession, eff, corpus, questions, inde
 
 
 def _leaves(d, prefix=""):
-    """Flat {dotted key: number} of a metrics dict, without timings."""
+    """Flat {dotted key: number} of a metrics dict, without timings (and, at the top, without the other
+    datasets and the macro average of a multi-dataset run: the evaluated task is compared)."""
     out = {}
     for k, v in (d or {}).items():
         key = f"{prefix}{k}"
-        if k == "speed":
+        if k == "speed" or (not prefix and k in ("datasets", "macro")):
             continue
         if isinstance(v, dict):
             out.update(_leaves(v, key + "."))

@@ -115,3 +115,44 @@ def mrr_at(hits: Sequence[Sequence[bool]], k: int = 100) -> float:
         rank = next((r for r, ok in enumerate(h[:k]) if ok), None)
         total += 0.0 if rank is None else 1.0 / (rank + 1)
     return total / len(hits)
+
+
+# -- nested metric dicts (what evaluation returns) --------------------------------------------------
+
+
+def dotted(metrics: dict, path: str):
+    """The number at a dotted path of a metrics dict (None when absent or not a number)."""
+    node = metrics
+    for key in str(path).split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def metric_paths(metrics: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in metrics.items():
+        if key == "speed":
+            continue
+        if isinstance(value, dict):
+            out += metric_paths(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(prefix + key)
+    return out
+
+
+def macro_average(per_dataset: list[dict]) -> dict:
+    """The mean of every number the datasets' metrics share (same dotted path), as a nested dict."""
+    paths = set(metric_paths(per_dataset[0]))
+    for m in per_dataset[1:]:
+        paths &= set(metric_paths(m))
+    out: dict = {}
+    for path in sorted(paths):
+        values = [dotted(m, path) for m in per_dataset]
+        node = out
+        *parents, leaf = path.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = sum(values) / len(values)
+    return out

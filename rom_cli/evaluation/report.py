@@ -34,7 +34,7 @@ SHORT = {  # the terminal table's columns: headline label -> (short name, path i
 class RunRecord:
     path: Path
     name: str
-    kind: str  # "train" | "eval"
+    kind: str  # "train" | "eval" | "dataset" (one dataset, or the macro average, of a multi-dataset run)
     overrides: dict[str, str]
     metrics: dict  # a train run's metrics.json; an eval run's report as {"final": ..., "checkpoint": ...}
     values: dict[str, float | None] = field(default_factory=dict)  # label -> final value
@@ -155,6 +155,20 @@ def headline(metrics: dict) -> dict[str, float | None]:
     return rows
 
 
+def dataset_rows(record: RunRecord) -> list[RunRecord]:
+    """A run over several datasets adds a row per dataset and one for their macro average (`run [name]`)."""
+    final = record.metrics.get("final") or {}
+    if not isinstance(final.get("datasets"), dict):
+        return []
+    step0 = record.metrics.get("step0") or {}
+    rows = []
+    for name, metrics in [*final["datasets"].items(), ("macro", final.get("macro") or {})]:
+        before = (step0.get("datasets") or {}).get(name) if name != "macro" else step0.get("macro")
+        rows.append(RunRecord(record.path, f"{record.name} [{name}]", "dataset", record.overrides,
+                              {"final": metrics, "step0": before}))
+    return rows
+
+
 def collect(paths: list[str], metric: str, mode: str = "max", exclude=()) -> Report:
     """Every run under `paths` (`exclude`: folders that are not runs, e.g. this report's own)."""
     if not paths:
@@ -172,6 +186,8 @@ def collect(paths: list[str], metric: str, mode: str = "max", exclude=()) -> Rep
             name = name if len(paths) == 1 or run_dir == root else f"{root.name}/{name}"
             record = _load_run(run_dir, name)
             (runs.append(record) if record else unfinished.append(run_dir))
+            if record is not None:
+                runs += dataset_rows(record)
     if not runs:
         where = ", ".join(paths)
         extra = f" ({len(unfinished)} unfinished)" if unfinished else ""
@@ -180,7 +196,7 @@ def collect(paths: list[str], metric: str, mode: str = "max", exclude=()) -> Rep
     for run in runs:
         run.values = {label: after for label, (_, after) in headline(run.metrics).items()}
         run.values[metric] = lookup(run.metrics, metric)
-    scored = [r for r in runs if r.values[metric] is not None]
+    scored = [r for r in runs if r.values[metric] is not None and r.kind != "dataset"]
     if not scored:
         raise RomError(f"metric={metric}: not a number in any run's metrics (e.g. final.end_to_end.top1.em, "
                        "final.retrieval.gold.top20, final.reader_gold.f1)")

@@ -43,7 +43,23 @@ class RomModel(nn.Module):
                 self.projections[role] = nn.Linear(hidden, cfg.projection_dim)
         self.span_head = nn.Linear(hidden, 2)
         self.relevance_head = nn.Linear(hidden, 1)
+        self.extra_heads = nn.ModuleDict()  # heads of objectives from outside rom, by mixture entry
         self._token_types = accepts_token_type_ids(first)
+
+    def forward(self, kind: str, *args):
+        """The one entry point training calls, because DistributedDataParallel hooks `forward` only:
+        ("pair", query batch, passage batch) -> (query vectors, passage vectors) in one call (a shared
+        encoder used twice per backward would confuse DDP); ("embed", role, batch); ("read", batch)."""
+        if kind == "pair":
+            return self.embed("query", args[0]), self.embed("passage", args[1])
+        if kind == "embed":
+            return self.embed(*args)
+        if kind == "read":
+            return self.read(*args)
+        if kind == "classify":  # (entry, head name, role, batch): an extra head on the role's [CLS] state
+            entry, head, role, batch = args
+            return self.extra_heads[entry][head](self.hidden_states(role, batch)[:, 0]).float()
+        raise ValueError(f"unknown RomModel call {kind!r}: expected pair, embed, read or classify")
 
     # -- roles -------------------------------------------------------------------------------
     def backbone(self, role: str) -> nn.Module:

@@ -56,11 +56,13 @@ class TaskContext:
     passage_tokens: PassageTokens
     seed: int
     live: object | None = None  # LiveIndex, set by the trainer when an objective needs it
+    dist: object | None = None  # rom_cli.training.distributed.DistContext (None: one process)
+    level_override: str | None = None  # a mixture entry's own supervision level
     _sentences: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     @property
     def level(self) -> str:
-        return value_of(self.cfg.supervision.level)
+        return self.level_override or value_of(self.cfg.supervision.level)
 
     def sentences(self, p: int) -> list[tuple[int, int]]:
         """Character spans of the sentences of passage p (computed lazily, the newest
@@ -101,13 +103,31 @@ def ict_pool(ctx: TaskContext):
 
 
 class Objective(ABC):
-    """One training task of the mixture."""
+    """One training task of the mixture; subclass it for an objective of your own.
+
+    The contract (see `examples/claim_verification.py` for one written outside rom):
+    - `__init__(ctx, key, **kwargs)`: read what the task needs from the `TaskContext` (questions, corpus,
+      token caches, the live index), then call `super().__init__(ctx, key)`; `kwargs` are the other keys of
+      the mixture entry's `objective: {_target_: ..., ...}`;
+    - `size()`: examples in an epoch; `batch_size`: examples per batch;
+    - `make_batch(indices, rng)`: CPU tensors for these examples (`rng` is seeded by seed, step and task);
+    - `loss(model, batch, device)`: a scalar. Call the model through its one entry point, `model(kind, ...)`
+      ("pair", "embed", "read", "classify": see RomModel.forward), which is what DistributedDataParallel
+      syncs; `heads(hidden_size)` declares modules of your own, registered on the shared model as
+      `extra_heads[<entry name>]` and reached with `model("classify", self.entry, head_name, role, batch)`.
+    """
 
     name: str = ""
+    entry: str = ""  # the mixture entry this objective trains (set when built)
 
     def __init__(self, ctx: TaskContext, key: int):
         self.ctx = ctx
+        self.entry = self.entry or self.name
         self.stream = ExampleStream(max(1, self.size()), ctx.seed, key)
+
+    def heads(self, hidden_size: int) -> dict | None:
+        """Modules this objective adds to the shared model (name -> nn.Module), or None."""
+        return None
 
     @property
     def batch_size(self) -> int:
@@ -125,6 +145,17 @@ class Objective(ABC):
         """Whether batches read the live index (weak supervision, mined hard negatives)."""
         return False
 
+    def after_backward(self, batch: dict, sync, amp) -> None:
+        """Finish a two-phase backward (gradient caching: `batch["replay"]`); `sync(last)` is the DDP context of
+        each of its backward passes, `amp()` the autocast context of the step."""
+        replay = batch.pop("replay", None)
+        if replay is not None:
+            replay(sync, amp)
+
+    def gathers_across_ranks(self) -> bool:
+        """Whether the loss is computed over every rank's vectors (then it is the global batch's loss)."""
+        return False
+
     @abstractmethod
     def make_batch(self, indices: list[int], rng: np.random.Generator) -> dict:
         """CPU tensors for these example indices."""
@@ -134,7 +165,10 @@ class Objective(ABC):
         """Scalar loss; zero (with a graph) when the batch has nothing to learn from."""
 
     def next_batch(self, rng: np.random.Generator) -> dict:
+        """The next batch: every rank draws the same `batch_size` examples (the global batch) and keeps its slice."""
         indices = self.stream.take(self.batch_size)
+        if self.ctx.dist is not None:
+            indices = self.ctx.dist.slice(indices)
         live = self.ctx.live if self.needs_index() else None
         if live is not None:
             live.end_batch()

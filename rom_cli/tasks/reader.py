@@ -163,8 +163,10 @@ class ReaderObjective(Objective):
 
     def loss(self, model, batch, device):
         if batch.get("empty"):
-            return sum(p.sum() for p in model.span_head.parameters()) * 0.0
-        start, end, relevance = model.read(to_device(batch["pairs"], device))
+            from rom_cli.training.distributed import unwrap
+
+            return sum(p.sum() for p in unwrap(model).span_head.parameters()) * 0.0
+        start, end, relevance = model("read", to_device(batch["pairs"], device))
         positive = batch["positive"].to(device)
         rel_loss = multi_positive_nll(relevance.view(positive.shape), positive)
         spans = batch["span_index"].to(device)

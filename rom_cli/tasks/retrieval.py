@@ -79,8 +79,13 @@ class RetrievalObjective(Objective):
             "passages": ctx.packer.passages([ctx.passage_tokens.titles[c] for c in columns],
                                             [ctx.passage_tokens.texts[c] for c in columns], enc.passage_max_length),
             "positive": torch.tensor(positive, dtype=torch.bool),
+            "column_ids": torch.tensor(columns, dtype=torch.long),
             "examples": len(items),
         }
 
     def loss(self, model, batch, device):
-        return contrastive_loss(model, batch, device)
+        chunk = self.ctx.cfg.objectives.ict.grad_cache_chunk if self.level == "none" else self.objective_cfg.grad_cache_chunk
+        return contrastive_loss(model, batch, device, self.ctx.dist, int(chunk))
+
+    def gathers_across_ranks(self) -> bool:
+        return True

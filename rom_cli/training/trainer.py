@@ -34,12 +34,12 @@ from rom_cli.checkpoints import (
 from rom_cli.config.schema import value_of
 from rom_cli.config.validate import validate_train_config
 from rom_cli.console import make_console, progress_bar
-from rom_cli.data.load import load_task, subsample
+from rom_cli.data.load import subsample
 from rom_cli.errors import ConfigError, RomError
+from rom_cli.evaluation.metrics import dotted, macro_average, metric_paths
 from rom_cli.evaluation.pipeline import EvalSetup, evaluate
 from rom_cli.model.backbone import load_tokenizer
 from rom_cli.model.inputs import Packer
-from rom_cli.model.passage_tokens import PassageTokens
 from rom_cli.model.rom_model import RomModel
 from rom_cli.model.runtime import (
     autocast,
@@ -51,10 +51,8 @@ from rom_cli.model.runtime import (
     seed_everything,
 )
 from rom_cli.retrieval.fingerprint import fingerprint_state_dict
-from rom_cli.tasks import build_objectives
-from rom_cli.tasks.base import TaskContext
-from rom_cli.training.live_corpus import live_positions
-from rom_cli.training.live_index import LiveIndex
+from rom_cli.training.distributed import DistContext
+from rom_cli.training.mixture import Mixture
 from rom_cli.training.schedules import build_sampler
 
 
@@ -74,28 +72,6 @@ def _architecture(enc) -> dict:
         out[key] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
     out["config_overrides"] = dict(out["config_overrides"] or {})
     out["projection_dim"] = int(out["projection_dim"] or 0)
-    return out
-
-
-def dotted(metrics: dict, path: str):
-    """The number at a dotted path of a metrics dict (None when absent or not a number)."""
-    node = metrics
-    for key in str(path).split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
-
-
-def metric_paths(metrics: dict, prefix: str = "") -> list[str]:
-    out = []
-    for key, value in metrics.items():
-        if key == "speed":
-            continue
-        if isinstance(value, dict):
-            out += metric_paths(value, f"{prefix}{key}.")
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(prefix + key)
     return out
 
 
@@ -130,59 +106,49 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
-        self.console = console or make_console(stderr=True)
         t = cfg.trainer
-        self.device = resolve_device(t.device)
+        self.dist, self.device = DistContext.from_env(cfg.distributed, resolve_device(t.device))
+        if self.dist.enabled:  # Hydra names run dirs by the clock of each rank: rank 0's is the run's
+            self.run_dir = Path(self.dist.broadcast_object(str(self.run_dir)))
+            self.ckpt_dir = self.run_dir / "checkpoints"
+        # rank 0 alone speaks; the others train in silence
+        self.console = (console or make_console(stderr=True)) if self.dist.is_main else Console(quiet=True)
         self.precision_choice = resolve_precision(t.precision, self.device)
         self.precision = self.precision_choice.precision
         if t.threads:
             torch.set_num_threads(int(t.threads))
         seed_everything(int(t.seed))
 
-        data = load_task(cfg.task, cfg.data)
-        self.data = data
-        self.eval_split = cfg.task.eval_split
-        if not data.splits.get(self.eval_split):  # found now, not after training
-            have = [k for k, v in data.splits.items() if v]
-            raise ConfigError("task.eval_split", self.eval_split,
-                              f"a split the task loads ({', '.join(have) or 'none'}), or set "
-                              f"task.{self.eval_split}=PATH")
-        if not data.splits.get("train"):
-            if cfg.task.train_limit is not None and int(cfg.task.train_limit) == 0:
-                raise ConfigError("task.train_limit", 0, "a positive number of training questions (null: all of them)")
-            raise RomError(f"task {cfg.task.name!r} has no training questions: set task.train=PATH")
         self.tokenizer = load_tokenizer(cfg.encoder)
         self.packer = Packer(self.tokenizer)
         self.model = RomModel(cfg.encoder).to(self.device)
-        train_questions = data.splits.get("train") or []
-        train_corpus = data.corpus("train")
-        self.ctx = TaskContext(
-            cfg=cfg, packer=self.packer, questions=train_questions,
-            question_tokens=self.packer.tokenize([q.text for q in train_questions]),
-            corpus=train_corpus, passage_tokens=PassageTokens(self.packer, train_corpus), seed=int(t.seed),
-        )
-        self._check_supervision(train_questions, train_corpus)
-        self.objectives = build_objectives(self.ctx, list(cfg.mixture.tasks))
-        self.without_gold = self._without_gold(train_questions)
+        if self.dist.enabled:  # the same initial weights everywhere (DDP also broadcasts rank 0's), own dropout
+            torch.manual_seed(int(t.seed) + self.dist.rank)
+        # the (objective, dataset) entries, their data and live indexes; registers external heads on the model
+        self.mixture = Mixture(cfg, self.packer, self.model, self.device, self.precision, self.dist, int(t.seed))
+        primary = self.mixture.datasets[self.mixture.primary]
+        self.eval_split = str(self.mixture.task_configs[self.mixture.primary].eval_split)
+        if not primary.splits.get(self.eval_split):  # found now, not after training
+            have = [k for k, v in primary.splits.items() if v]
+            raise ConfigError("task.eval_split", self.eval_split,
+                              f"a split the task loads ({', '.join(have) or 'none'}), or set "
+                              f"task.{self.eval_split}=PATH")
+        self.ddp = self.dist.wrap(self.model)  # what the objectives' losses run through
+        self.objectives = self.mixture.objectives
+        self.without_gold = self._without_gold()
         if any(self.without_gold.values()):
             self.console.print("note: training questions without gold, skipped under full supervision: " +
-                               ", ".join(f"{n} {k} of {len(train_questions)}" for n, k in self.without_gold.items()))
+                               ", ".join(f"{n} {k} of {len(self.objectives[n].ctx.questions)}"
+                                         for n, k in self.without_gold.items()))
         self.sampler = build_sampler(
             cfg.schedule, list(self.objectives), {n: o.size() for n, o in self.objectives.items()},
-            {n: float(w) for n, w in cfg.mixture.tasks.items()}, int(t.seed), int(t.max_steps),
+            self.mixture.weights, int(t.seed), int(t.max_steps),
         )
-        self.live, self.live_info = None, None
-        if any(o.needs_index() for o in self.objectives.values()):
-            depth = max(int(cfg.objectives.retrieval.mine_top_k), int(cfg.supervision.top_k),
-                        int(cfg.objectives.reader.passages_per_question) * 4)
-            positions, self.live_info = live_positions(cfg.index, train_corpus, train_questions, int(t.seed))
-            self.live = LiveIndex(self.ctx, self.model, self.device, self.precision, depth, positions)
-            if self.live_info["mode"] == "bounded":
-                i = self.live_info
-                self.console.print(f"live index: {i['passages']:,} of {i['corpus_passages']:,} passages ({i['named']:,} "
-                                   f"named by the training questions, {i['sampled']:,} sampled; "
+        for name, info in self.mixture.live_info.items():
+            if info["mode"] == "bounded":
+                self.console.print(f"live index ({name}): {info['passages']:,} of {info['corpus_passages']:,} passages "
+                                   f"({info['named']:,} named by the training questions, {info['sampled']:,} sampled; "
                                    "index.live_corpus=full to cover all)")
-            self.ctx.live = self.live
         self.optimizer, self.scheduler = build_optimizer(self.model, t, int(t.max_steps))
         self.scaler = grad_scaler(self.device, self.precision)
         self.step = 0
@@ -190,33 +156,16 @@ class Trainer:
         self.index_events: list[dict] = []
         self.skipped = 0
         self.step0: dict | None = None
+        self.step0_datasets: dict | None = None  # every evaluated dataset's step-0 metrics (mixtures)
         self.best: dict | None = None  # {step, metric, value, split, checkpoint} with trainer.eval_every
-        self.select_split = "dev" if data.splits.get("dev") else self.eval_split
-        self._select_questions = None
+        self._select_questions: dict[str, list] | None = None
         self._interrupt_requested = False
         self._restored, self._resumed_from = False, None
 
-    def _check_supervision(self, questions, corpus) -> None:
-        """Under full supervision, retrieval needs gold passages and the reader answer spans: no training
-        question with them is an error naming the split (before the objectives are built)."""
-        if value_of(self.cfg.supervision.level) != "full":
-            return
-        need = {"retrieval": ("a gold passage in the corpus",
-                              lambda q: any(g in corpus for g in q.gold_passage_ids)),
-                "reader": ("an answer span in a gold passage", lambda q: any(s.passage_id in corpus for s in q.spans))}
-        for name in self.cfg.mixture.tasks:
-            if name in need and not any(need[name][1](q) for q in questions):
-                raise RomError(
-                    f"task.train={self.cfg.task.train or self.cfg.task.name}: none of the {len(questions)} training "
-                    f"questions has {need[name][0]}, which the {name} objective needs under supervision=full: "
-                    "expected gold passages and answer spans, or use supervision=weak (answers only) or "
-                    f"supervision=none, or drop {name} from mixture.tasks")
-
-    def _without_gold(self, questions) -> dict[str, int]:
+    def _without_gold(self) -> dict[str, int]:
         """Training questions the supervised objectives skip for want of gold (full supervision)."""
-        if value_of(self.cfg.supervision.level) != "full":
-            return {}
-        return {n: len(questions) - o.size() for n, o in self.objectives.items() if n in ("retrieval", "reader")}
+        return {n: len(o.ctx.questions) - o.size() for n, o in self.objectives.items()
+                if o.name in ("retrieval", "reader") and o.ctx.level == "full"}
 
     # -- state -----------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -228,20 +177,31 @@ class Trainer:
             "streams": {n: o.stream.consumed for n, o in self.objectives.items()},
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            # every rank's dropout stream (rank r resumes from entry r)
+            "rank_rng": self.dist.gather_objects((torch.get_rng_state(),
+                                                  torch.cuda.get_rng_state() if self.device.type == "cuda" else None)),
+            "world_size": self.dist.world,
             "python_rng": random.getstate(),
             "numpy_rng": np.random.get_state(),
-            "live_vectors": None if self.live is None or self.live.vectors is None else self.live.vectors,
-            "live_built_at": None if self.live is None else self.live.built_at,
+            "live": [{"vectors": live.vectors, "built_at": live.built_at} for live in self.mixture.live],
             "stats": self.stats, "index_events": self.index_events, "skipped": self.skipped, "step0": self.step0,
+            "step0_datasets": self.step0_datasets,
             "best": self.best,
         }
 
     def save(self) -> Path:
-        meta = {"fingerprint": fingerprint_state_dict(self.model.state_dict()),
-                "parameters": self.model.num_parameters(), "encoder": self.cfg.encoder.name}
-        best = None if self.best is None else checkpoint_name(int(self.best["step"]))
-        return save_checkpoint(self.ckpt_dir, self.step, self.model, self.tokenizer, self.cfg, self.state(), meta,
-                               int(self.cfg.trainer.keep_last), best=best)
+        """Rank 0 writes the checkpoint (every rank holds the same weights); the others wait for it."""
+        state = self.state()  # a collective: every rank takes part
+        path = self.ckpt_dir / checkpoint_name(self.step)
+        if self.dist.is_main:
+            meta = {"fingerprint": fingerprint_state_dict(self.model.state_dict()),
+                    "parameters": self.model.num_parameters(), "encoder": self.cfg.encoder.name,
+                    "world_size": self.dist.world}
+            best = None if self.best is None else checkpoint_name(int(self.best["step"]))
+            path = save_checkpoint(self.ckpt_dir, self.step, self.model, self.tokenizer, self.cfg, state, meta,
+                                   int(self.cfg.trainer.keep_last), best=best)
+        self.dist.barrier()
+        return path
 
     def resume(self) -> Path | None:
         how = str(self.cfg.trainer.resume)
@@ -302,43 +262,86 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if state.get("cuda_rng") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+        ranks = state.get("rank_rng") or []
+        if self.dist.enabled and len(ranks) == self.dist.world:
+            cpu_rng, cuda_rng = ranks[self.dist.rank]
+            torch.set_rng_state(cpu_rng)
+            if cuda_rng is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(cuda_rng)
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])
-        if self.live is not None and state.get("live_vectors") is not None:
-            self.live.load_vectors(state["live_vectors"], state["live_built_at"])
+        saved = state.get("live")
+        if saved is None and state.get("live_vectors") is not None:  # a checkpoint of one live index (before mixtures)
+            saved = [{"vectors": state["live_vectors"], "built_at": state["live_built_at"]}]
+        for live, entry in zip(self.mixture.live, saved or [], strict=False):
+            if entry["vectors"] is not None:
+                live.load_vectors(entry["vectors"], entry["built_at"])
         self.stats, self.index_events = state["stats"], state["index_events"]
         self.skipped, self.step0 = state["skipped"], state["step0"]
+        self.step0_datasets = state.get("step0_datasets")
         self.best = state.get("best")
         return path
 
     # -- evaluation -----------------------------------------------------------------------------
-    def evaluate(self) -> dict:
-        setup = EvalSetup(self.model, self.packer, self.cfg.encoder, self.cfg.eval, self.cfg.index,
-                          self.device, self.precision, console=self.console)
-        metrics, _ = evaluate(setup, self.data.corpus(self.eval_split), self.data.split(self.eval_split),
-                              retriever=value_of(self.cfg.eval.retriever))
+    def evaluate(self) -> dict | None:
+        """{dataset: metrics} over each dataset's evaluation split, computed by rank 0 (the others wait; None)."""
+        if not self.dist.is_main:
+            self.dist.barrier()
+            return None
+        metrics = self._evaluate()
+        self.dist.barrier()
         return metrics
 
-    def select(self) -> dict:
-        """Evaluate on the selection split (a fixed subset of `select_limit` questions) and remember the
-        best step by `trainer.best_metric`; returns the log record."""
-        t = self.cfg.trainer
-        if self._select_questions is None:
-            self._select_questions = subsample(self.data.split(self.select_split), int(t.select_limit))
+    def _evaluate(self, questions: dict[str, list] | None = None, splits: dict[str, str] | None = None,
+                  console=True) -> dict:
         setup = EvalSetup(self.model, self.packer, self.cfg.encoder, self.cfg.eval, self.cfg.index,
-                          self.device, self.precision)
-        metrics, _ = evaluate(setup, self.data.corpus(self.select_split), self._select_questions,
-                              retriever=value_of(self.cfg.eval.retriever))
+                          self.device, self.precision, console=self.console if console else None)
+        out = {}
+        for name, split in (splits or self.mixture.eval_datasets()).items():
+            data = self.mixture.datasets[name]
+            out[name], _ = evaluate(setup, data.corpus(split), (questions or {}).get(name) or data.split(split),
+                                    retriever=value_of(self.cfg.eval.retriever))
+        return out
+
+    def combined(self, per_dataset: dict | None) -> dict | None:
+        """The primary dataset's metrics, plus (several datasets) `datasets` and their `macro` average."""
+        if per_dataset is None:
+            return None
+        out = dict(per_dataset.get(self.mixture.primary) or {})
+        if len(per_dataset) > 1:
+            out["datasets"] = per_dataset
+            out["macro"] = macro_average(list(per_dataset.values()))
+        return out
+
+    def select(self) -> dict | None:
+        """Evaluate on the selection split (a fixed subset of `select_limit` questions) and remember the
+        best step by `trainer.best_metric`; returns the log record (rank 0; the others wait and get None)."""
+        if not self.dist.is_main:
+            self.dist.barrier()
+            return None
+        record = self._select()
+        self.dist.barrier()
+        return record
+
+    def _select(self) -> dict:
+        t = self.cfg.trainer
+        splits = {name: ("dev" if self.mixture.datasets[name].splits.get("dev") else split)
+                  for name, split in self.mixture.eval_datasets().items()}
+        if self._select_questions is None:
+            self._select_questions = {name: subsample(self.mixture.datasets[name].split(split), int(t.select_limit))
+                                      for name, split in splits.items()}
+        metrics = self.combined(self._evaluate(self._select_questions, splits, console=False))
         value = dotted(metrics, t.best_metric)
         if value is None:
             raise ConfigError("trainer.best_metric", t.best_metric, "a dotted path to a number of the evaluation "
                               f"metrics, one of: {', '.join(metric_paths(metrics))}")
+        split = splits[self.mixture.primary]
         best = None if self.best is None else self.best["value"]
         if best is None or (not math.isnan(value) and (math.isnan(best) or value > best)):
             self.best = {"step": self.step, "metric": str(t.best_metric), "value": value,
-                         "split": self.select_split, "questions": len(self._select_questions),
+                         "split": split, "questions": len(self._select_questions[self.mixture.primary]),
                          "checkpoint": str(self.ckpt_dir / checkpoint_name(self.step))}
-        record = {"step": self.step, "event": "select", "split": self.select_split, "metric": str(t.best_metric),
+        record = {"step": self.step, "event": "select", "split": split, "metric": str(t.best_metric),
                   "value": value, "best_step": self.best["step"], "best_value": self.best["value"]}
         self._log(record)
         return record
@@ -352,15 +355,16 @@ class Trainer:
 
     # -- training -------------------------------------------------------------------------------
     def _refresh_if_due(self) -> None:
-        if self.live is None:
-            return
         every = self.cfg.index.refresh_every
-        if self.live.index is None or (every and self.step % int(every) == 0 and self.live.built_at != self.step):
-            event = self.live.refresh(self.step)
-            self.index_events.append(event)
-            self._log({"event": "index_refresh", **event})
+        for live in self.mixture.live:
+            if live.index is None or (every and self.step % int(every) == 0 and live.built_at != self.step):
+                event = live.refresh(self.step)
+                self.index_events.append(event)
+                self._log({"event": "index_refresh", **event})
 
     def _log(self, record: dict) -> None:
+        if not self.dist.is_main:
+            return
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
 
@@ -378,17 +382,19 @@ class Trainer:
         self._refresh_if_due()
         self.model.train()
         losses: dict[str, float] = {}
-        for name in self.sampler.tasks_for_step(step):
+        names = self.sampler.tasks_for_step(step)
+        for name in names:
             objective = self.objectives[name]
-            weight = self.sampler.loss_weight(name)
+            weight = self.sampler.loss_weight(name) * self.dist.gradient_multiplier(objective.gathers_across_ranks())
             start = time.perf_counter()
             total, examples = 0.0, 0
             for micro in range(int(t.grad_accum)):
                 rng = np.random.default_rng([int(t.seed), step, micro, list(self.objectives).index(name)])
                 batch = objective.next_batch(rng)
                 with autocast(self.device, self.precision):
-                    loss = objective.loss(self.model, batch, self.device)
-                if not torch.isfinite(loss):
+                    loss = objective.loss(self.ddp, batch, self.device)
+                finite = all(self.dist.gather_objects(bool(torch.isfinite(loss))))  # every rank skips, or none
+                if not finite:
                     if t.skip_nonfinite:
                         self.optimizer.zero_grad(set_to_none=True)
                         self.skipped += 1
@@ -397,7 +403,11 @@ class Trainer:
                     raise RomError(f"non-finite loss ({loss.item()}) at step {step}, task {name!r}, batch examples "
                                    f"{batch['indices'][:8]}{'...' if len(batch['indices']) > 8 else ''}; last good "
                                    f"checkpoint: {last or 'none'} (set trainer.skip_nonfinite=true to skip such batches)")
-                self.scaler.scale(loss * weight / int(t.grad_accum)).backward()
+                last = name == names[-1] and micro == int(t.grad_accum) - 1  # gradients all-reduced once a step
+                with self.dist.no_sync(self.ddp, skip=not last):
+                    self.scaler.scale(loss * weight / int(t.grad_accum)).backward()
+                objective.after_backward(batch, lambda final, last=last: self.dist.no_sync(self.ddp, not (last and final)),
+                                         lambda: autocast(self.device, self.precision))
                 total += float(loss.detach())
                 examples += int(batch.get("examples", 0))
             stats = self.stats[name]
@@ -425,18 +435,21 @@ class Trainer:
     def run(self) -> dict:
         t = self.cfg.trainer
         resumed = self.restore()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._truncate_log()
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._truncate_log()
         params = self.model.num_parameters()
         if resumed is not None:
             self.console.print(f"[bold]resumed[/] from {resumed} at step {self.step}")
         self.console.print(f"[bold]rom train[/]: encoder {self.cfg.encoder.name} (shared={self.cfg.encoder.shared}, "
                            f"{params / 1e6:.1f}M parameters), tasks {list(self.objectives)}, schedule "
                            f"{value_of(self.cfg.schedule.name)}, supervision {value_of(self.cfg.supervision.level)}, "
-                           f"device {self.device}, precision {self.precision_choice.describe()}")
+                           f"device {self.device}, precision {self.precision_choice.describe()}"
+                           + (f", {self.dist.world} processes ({self.dist.backend})" if self.dist.enabled else ""))
         if self.step0 is None and t.eval_at_start:
             self.console.print("evaluating the untrained model (step 0)...")
-            self.step0 = self.evaluate()
+            self.step0_datasets = self.evaluate()
+            self.step0 = self.combined(self.step0_datasets)
         start_step, started = self.step, time.perf_counter()
         recent: dict[str, float] = {}
         window: dict[str, list[float]] = {}  # losses since the last log line, per task
@@ -476,8 +489,11 @@ class Trainer:
                     selected = bool(every) and (self.step % every == 0 or last)
                     if selected:
                         record = self.select()
-                        progress.update(bar, info=info + f" | {record['metric']}={record['value']:.2f} "
-                                                         f"(best: step {record['best_step']})")
+                        if record is not None:
+                            progress.update(bar, info=info + f" | {record['metric']}={record['value']:.2f} "
+                                                             f"(best: step {record['best_step']})")
+                    if self.dist.enabled:  # Ctrl-C reaches every rank at its own moment: stop together
+                        self._interrupt_requested = any(self.dist.gather_objects(self._interrupt_requested))
                     path = None
                     if selected or self.step % int(t.checkpoint_every) == 0 or last:
                         path = self.save()
@@ -490,9 +506,11 @@ class Trainer:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         self._warn_idle_tasks()
-        final = self.evaluate() if t.eval_at_end else None
+        final = self.combined(self.evaluate()) if t.eval_at_end else None
         metrics = self._summary(final, params)
-        atomic_write_json(self.run_dir / "metrics.json", metrics)
+        if self.dist.is_main:
+            atomic_write_json(self.run_dir / "metrics.json", metrics)
+        self.dist.barrier()
         return metrics
 
     def _warn_idle_tasks(self) -> None:
@@ -506,13 +524,18 @@ class Trainer:
                     "objectives.reader.passages_per_question against the corpus)")
 
     def _summary(self, final: dict, params: int) -> dict:
-        per_task = {n: {"examples": s["examples"], "examples_per_s": s["examples"] / max(s["seconds"], 1e-9),
+        ranks = self.dist.gather_objects(self.stats)  # examples of every rank's slices: the global batches
+        per_task = {n: {"examples": sum(r[n]["examples"] for r in ranks),
+                        "examples_per_s": sum(r[n]["examples"] for r in ranks) / max(s["seconds"], 1e-9),
                         "batches": s["batches"]} for n, s in self.stats.items()}
         refresh_rates = [e["passages_per_s"] for e in self.index_events]
+        # every rank's weights after the last step (a collective): identical, or DDP went wrong
+        fingerprints = self.dist.gather_objects(fingerprint_state_dict(self.model.state_dict()))
         return {
             "run_dir": str(self.run_dir),
             "config": {"encoder": self.cfg.encoder.name, "shared": self.cfg.encoder.shared,
-                       "task": self.cfg.task.name, "mixture": dict(self.cfg.mixture.tasks),
+                       "task": self.mixture.primary, "mixture": self.mixture.describe(),
+                       "datasets": sorted(self.mixture.datasets),
                        "schedule": value_of(self.cfg.schedule.name),
                        "supervision": value_of(self.cfg.supervision.level),
                        "precision": self.precision, "precision_requested": self.precision_choice.requested,
@@ -522,10 +545,15 @@ class Trainer:
             "parameters": params,
             "parameter_breakdown": self.model.parameter_breakdown(),
             "peak_memory_mb": peak_memory_mb(self.device),
+            "distributed": {"world_size": self.dist.world, "backend": self.dist.backend,
+                            "cross_rank_negatives": bool(self.dist.cross_rank_negatives) if self.dist.enabled else None,
+                            "global_batch": {n: int(o.batch_size) for n, o in self.objectives.items()},
+                            "rank_fingerprints": fingerprints},
             "train": {"steps": self.step, "tasks": per_task, "skipped_batches": self.skipped,
                       "task_probabilities": self.sampler.probabilities(max(0, self.step - 1)),
                       "index_refreshes": len(self.index_events),
-                      "live_index": self.live_info,
+                      "live_index": (next(iter(self.mixture.live_info.values()), None)
+                                     if len(self.mixture.live_info) <= 1 else self.mixture.live_info),
                       "questions_without_gold": self.without_gold,
                       "index_passages_per_s": float(np.mean(refresh_rates)) if refresh_rates else None},
             "step0": self.step0,

@@ -79,3 +79,24 @@ def test_eval_bad_checkpoints_are_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     line = one_line_error(rom("eval", f"checkpoint={tmp_path / 'empty'}", f"hydra.run.dir={tmp_path / 'r2'}"))
     assert "not a rom checkpoint" in line
+
+
+def test_eval_of_a_multi_dataset_checkpoint_reports_every_dataset_and_the_macro(tmp_path):
+    from tests.conftest import TINY
+
+    run = tmp_path / "run"
+    out = rom("train", *TINY, "experiment=demo_multi", "trainer.max_steps=2", "task.eval_limit=4",
+              "trainer.eval_every=null", f"hydra.run.dir={run}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    trained = json.loads((run / "metrics.json").read_text())
+    assert set(trained["final"]["datasets"]) == {"demo", "demo_alt"}
+    assert trained["final"]["datasets"]["demo"]["retrieval"]["questions"] == 4  # task.* reaches the run's dataset
+    ev = rom("eval", f"checkpoint={run}", "compare=false", "task.eval_limit=4", f"hydra.run.dir={tmp_path / 'e'}")
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    assert "demo_alt (dense)" not in ev.stdout  # a task override evaluates that task only
+    ev = rom("eval", f"checkpoint={run}", "compare=false", f"hydra.run.dir={tmp_path / 'e2'}")
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    report = json.loads((tmp_path / "e2" / "report.json").read_text())
+    assert set(report["metrics"]["datasets"]) == {"demo", "demo_alt"} and "macro" in report["metrics"]
+    assert report["training"]["reproduced"] is True  # the primary dataset's numbers, as trained
+    assert "demo_alt (dense)" in ev.stdout and "macro (dense)" in ev.stdout

@@ -81,3 +81,16 @@ def test_lookup_and_errors(sweep, tmp_path):
         collect([str(tmp_path / "empty")], "x")
     with pytest.raises(RomError, match="no paths given"):
         collect([], "x")
+
+
+def test_a_multi_dataset_run_adds_a_row_per_dataset_and_the_macro_average(tmp_path):
+    run = make_run(tmp_path, "multi", ["experiment=demo_multi"], 4.0)
+    one = {"end_to_end": {"top1": {"em": 4.0, "f1": 1.0}}}
+    two = {"end_to_end": {"top1": {"em": 30.0, "f1": 1.0}}}
+    final = {**one, "datasets": {"demo": one, "demo_alt": two}, "macro": {"end_to_end": {"top1": {"em": 17.0, "f1": 1.0}}}}
+    (run / "metrics.json").write_text(json.dumps({"final": final, "step0": None}))
+    make_run(tmp_path, "single", [], 10.0)
+    report = collect([str(tmp_path)], "end_to_end.top1.em")
+    values = {r.name: r.values["end_to_end.top1.em"] for r in report.runs}
+    assert values == {"multi": 4.0, "multi [demo]": 4.0, "multi [demo_alt]": 30.0, "multi [macro]": 17.0, "single": 10.0}
+    assert report.best.name == "single"  # dataset rows are shown, not ranked as runs

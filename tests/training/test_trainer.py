@@ -47,7 +47,7 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_cfg, tmp_path):
     optimizer = torch.optim.AdamW(trainer.model.parameters(), lr=1e-3)
     for name, objective in trainer.objectives.items():
         if objective.needs_index():
-            trainer.live.refresh(0)
+            trainer.mixture.live[0].refresh(0)
         batch = objective.next_batch(np.random.default_rng(0))
         first = last = None
         for _ in range(25):
