@@ -27,7 +27,7 @@ def run(cfg) -> list:
     folder = load_index_folder(cfg.index_dir, expected_fingerprint=session.fingerprint())
     # ranked like `rom eval` of this checkpoint: its eval.rank_with_retriever adds the retriever prior
     answerer = Answerer(session, folder, int(cfg.top_k), int(cfg.read_top_k), value_of(cfg.retriever),
-                        float(cfg.hybrid_weight), bool(eff.eval.rank_with_retriever))
+                        float(cfg.hybrid_weight), bool(eff.eval.rank_with_retriever), int(cfg.rerank_top_k))
     if cfg.question is not None:
         reply = answerer.ask(cfg.question)
         console.print(render(reply))

@@ -292,6 +292,9 @@ class EvalConfig:
     hybrid_weight: float = 0.5  # weight of the dense score in min-max fused hybrid retrieval
     # end to end (dense): add the retriever's log-softmax over the top-k to the reader's passage score
     rank_with_retriever: bool = True
+    # >0: rerank the first stage's top-K with the reader's relevance head ([CLS] q [SEP] p [SEP], the shared
+    # encoder as a cross-encoder) and report `rerank` rows: top-k after reranking, end to end reading them
+    rerank_top_k: int = 0
 
 
 @dataclass
@@ -362,6 +365,7 @@ class AskCmdConfig:
     read_top_k: int = 1  # of those, how many the reader reads for the answer
     retriever: Retriever = Retriever.dense
     hybrid_weight: float = 0.5  # weight of the dense score in hybrid retrieval
+    rerank_top_k: int = 0  # >0: retrieve this many, rerank them with the reader's relevance head, show top_k
     device: Device | None = None
     precision: Precision | None = None
     threads: int | None = None

@@ -21,6 +21,8 @@ from rom_cli.evaluation.pipeline import EvalSetup, retrieve
 from rom_cli.evaluation.reading import (
     Answer,
     pick_answers,
+    rerank_order,
+    reranked,
     retriever_priors,
     score_windows,
 )
@@ -64,10 +66,14 @@ def check_question(question: str | None) -> str:
 
 class Answerer:
     def __init__(self, session: CheckpointSession, folder: IndexFolder, top_k: int = 5, read_top_k: int = 1,
-                 retriever: str = "dense", hybrid_weight: float = 0.5, rank_with_retriever: bool = True):
-        """`rank_with_retriever`: eval.rank_with_retriever (`rom ask` takes the checkpoint's)."""
-        if top_k < 1 or read_top_k < 1:
-            raise RomError(f"top_k={top_k}, read_top_k={read_top_k}: expected integers >= 1")
+                 retriever: str = "dense", hybrid_weight: float = 0.5, rank_with_retriever: bool = True,
+                 rerank_top_k: int = 0):
+        """`rank_with_retriever`: eval.rank_with_retriever (`rom ask` takes the checkpoint's); `rerank_top_k`:
+        retrieve that many and reorder them with the reader's relevance head (as `eval.rerank_top_k`)."""
+        if top_k < 1 or read_top_k < 1 or rerank_top_k < 0:
+            raise RomError(f"top_k={top_k}, read_top_k={read_top_k}, rerank_top_k={rerank_top_k}: expected integers "
+                           ">= 1 (rerank_top_k: 0 for none)")
+        self.rerank_top_k = int(rerank_top_k)
         self.session, self.folder = session, folder
         self.top_k, self.read_top_k, self.retriever = int(top_k), int(read_top_k), retriever
         self.eval_cfg = _AskEval(hybrid_weight=float(hybrid_weight), rank_with_retriever=bool(rank_with_retriever))
@@ -86,11 +92,23 @@ class Answerer:
     def ask(self, question: str) -> Reply:
         text = check_question(question)
         corpus = self.folder.passages
-        scores, idx, _, _ = retrieve(self.setup, corpus, [Question("ask", text, [])], self.top_k, bm25=self.bm25,
+        depth = max(self.top_k, self.rerank_top_k)
+        scores, idx, _, _ = retrieve(self.setup, corpus, [Question("ask", text, [])], depth, bm25=self.bm25,
                                      retriever=self.retriever, hybrid_weight=self.eval_cfg.hybrid_weight,
                                      index=self.folder.index)
         hits = [Hit(int(p), corpus[int(p)], float(s)) for p, s in zip(idx[0], scores[0], strict=True) if p >= 0]
         q_ids = self.session.packer.tokenize([text]).ids
+        if self.rerank_top_k:  # the reader's relevance head reorders the first stage's top-k, as `rom eval` does
+            first = [[h.position for h in hits[: self.rerank_top_k]]]
+            relevance = score_windows(self.session.model, self.session.packer, self.session.enc_cfg, q_ids, first,
+                                      self.tokens, self.eval_cfg.batch_size, self.session.device,
+                                      self.session.precision)
+            order = rerank_order(relevance, first)
+            by_position = {h.position: h for h in hits}
+            hits = [by_position[p] for p in order[0]][: self.top_k]
+            answer = pick_answers(reranked(relevance, order), corpus, 1, self.read_top_k)[0]
+            return Reply(text, answer, hits, f"{self.retriever}, reranked")
+        hits = hits[: self.top_k]
         cands = [[h.position for h in hits[: self.read_top_k]]]
         windows = score_windows(self.session.model, self.session.packer, self.session.enc_cfg, q_ids, cands,
                                 self.tokens, self.eval_cfg.batch_size, self.session.device, self.session.precision)

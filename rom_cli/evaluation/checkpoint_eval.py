@@ -155,6 +155,13 @@ def metric_rows(metrics: dict) -> dict[str, float | None]:
         k = key.replace("top", "top-")
         rows[f"end-to-end EM ({k})"] = value["em"]
         rows[f"end-to-end F1 ({k})"] = value["f1"]
+    rerank = metrics.get("rerank") or {}
+    for kind in ("gold", "answer"):
+        for key, value in (rerank.get(kind) or {}).items():
+            rows[f"reranked top-{rerank['k']}: {kind} {key.replace('top', 'top-')}"] = value
+    for key, value in (rerank.get("end_to_end") or {}).items():
+        rows[f"reranked end-to-end EM ({key.replace('top', 'top-')})"] = value["em"]
+        rows[f"reranked end-to-end F1 ({key.replace('top', 'top-')})"] = value["f1"]
     return rows
 
 

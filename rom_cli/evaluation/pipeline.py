@@ -18,6 +18,8 @@ from rom_cli.evaluation.metrics import answer_key, exact_match, f1, mrr_at, topk
 from rom_cli.evaluation.reading import (
     pick_answers,
     read_candidates,
+    rerank_order,
+    reranked,
     retriever_priors,
     score_windows,
 )
@@ -109,6 +111,29 @@ def _em_f1(answers, questions) -> dict:
             "questions": len(questions)}
 
 
+def _rerank(setup: EvalSetup, corpus, questions, idx, q_ids, tokens, k: int, ks: list[int], read_ks: list[int]) -> dict:
+    """Top-k and end-to-end metrics after the reader's relevance head reorders the first stage's top-k."""
+    cands = [[int(p) for p in row[:k] if p >= 0] for row in idx]
+    start = time.perf_counter()
+    windows = score_windows(setup.model, setup.packer, setup.enc_cfg, q_ids, cands, tokens, setup.eval_cfg.batch_size,
+                            setup.device, setup.precision, console=setup.console, label=f"rerank top-{k}")
+    seconds = time.perf_counter() - start
+    order = rerank_order(windows, cands)
+    matcher = AnswerMatcher(corpus)
+    hits = [[matcher.contains(p, matcher.answer_keys(q.answers)) for p in row] for q, row in zip(questions, order, strict=True)]
+    within = [x for x in ks if x <= k]
+    out: dict = {"k": k, "answer": {f"top{x}": v for x, v in topk_accuracy(hits, within).items()},
+                 "windows": len(windows.question), "windows_per_s": len(windows.question) / max(seconds, 1e-9)}
+    gold = [(i, {corpus.index_of(g) for g in q.gold_passage_ids if g in corpus}) for i, q in enumerate(questions)]
+    gold = [(i, g) for i, g in gold if g]
+    if gold:
+        out["gold"] = {f"top{x}": v for x, v in topk_accuracy([[p in g for p in order[i]] for i, g in gold], within).items()}
+    ordered = reranked(windows, order)
+    out["end_to_end"] = {f"top{x}": _em_f1(pick_answers(ordered, corpus, len(questions), x), questions)
+                         for x in read_ks if x <= k}
+    return out
+
+
 def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25=None,
              with_predictions: bool = False, index: DenseIndex | None = None) -> tuple[dict, list[dict]]:
     """All metrics for one (model, corpus, questions); predictions per question on request.
@@ -165,6 +190,9 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
             e2e_answers[k] = pick_answers(windows, corpus, len(questions), k, priors)
             end_to_end[f"top{k}"] = _em_f1(e2e_answers[k], questions)
     metrics["end_to_end"] = end_to_end
+    rerank_k = int(getattr(setup.eval_cfg, "rerank_top_k", 0) or 0)
+    if rerank_k:
+        metrics["rerank"] = _rerank(setup, corpus, questions, idx, q_ids, tokens, rerank_k, ks, read_ks)
     metrics["speed"] = {"index_passages_per_s": enc_stats.get("passages_per_s"), "eval_seconds": time.perf_counter() - t0}
 
     predictions = []

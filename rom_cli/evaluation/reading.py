@@ -150,6 +150,24 @@ def pick_answers(scores: WindowScores, corpus, n_questions: int, k: int | None =
     return answers
 
 
+def rerank_order(scores: WindowScores, candidates: list[list[int]]) -> list[list[int]]:
+    """Each question's candidates reordered by the reader's relevance logit (a passage scores its best window):
+    the shared encoder acting as a cross-encoder over `[CLS] q [SEP] p [SEP]`. Ties keep the first-stage order."""
+    best: dict[tuple[int, int], float] = {}
+    for q, p, rel in zip(scores.question.tolist(), scores.passage.tolist(), scores.relevance.tolist(), strict=True):
+        best[(q, p)] = max(rel, best.get((q, p), float("-inf")))
+    return [sorted(cands, key=lambda p, q=q: -best.get((q, int(p)), float("-inf"))) for q, cands in enumerate(candidates)]
+
+
+def reranked(scores: WindowScores, order: list[list[int]]) -> WindowScores:
+    """The same windows with each one's rank in its question's reranked list (so `pick_answers(k)` reads the
+    reranked top-k)."""
+    position = {(q, int(p)): r for q, ps in enumerate(order) for r, p in enumerate(ps)}
+    rank = np.asarray([position[(q, p)] for q, p in zip(scores.question.tolist(), scores.passage.tolist(), strict=True)],
+                      dtype=np.int64)
+    return WindowScores(scores.question, scores.passage, rank, scores.relevance, scores.span, scores.start, scores.end)
+
+
 def read_candidates(model, packer: Packer, enc_cfg, question_ids: list[list[int]], candidates: list[list[int]],
                     tokens: PassageTokens, corpus, batch_size: int, device, precision,
                     priors: list[np.ndarray] | None = None, console=None, label: str = "read") -> list[Answer | None]:

@@ -150,7 +150,10 @@ def headline(metrics: dict) -> dict[str, float | None]:
                         ("end-to-end EM (top-1)", ("end_to_end", "top1", "em")),
                         ("end-to-end F1 (top-1)", ("end_to_end", "top1", "f1")),
                         ("end-to-end EM (top-5)", ("end_to_end", "top5", "em")),
-                        ("end-to-end F1 (top-5)", ("end_to_end", "top5", "f1"))]:
+                        ("end-to-end F1 (top-5)", ("end_to_end", "top5", "f1")),
+                        ("reranked gold top-1", ("rerank", "gold", "top1")),
+                        ("reranked end-to-end EM (top-1)", ("rerank", "end_to_end", "top1", "em")),
+                        ("reranked end-to-end EM (top-5)", ("rerank", "end_to_end", "top5", "em"))]:
         rows[label] = (get(metrics.get("step0"), *path), get(metrics.get("final"), *path))
     return rows
 

@@ -86,3 +86,10 @@ def test_ask_and_eval_pick_the_same_answer(trained_run, index_dir, rank_with_ret
     answerer = Answerer(session, folder, top_k=5, read_top_k=5, rank_with_retriever=rank_with_retriever)
     asked = [answerer.ask(q.text).answer for q in questions]
     assert [a.text if a else "" for a in asked] == [p["prediction"] for p in predictions]
+
+
+def test_ask_reranks_with_the_reader_like_eval(trained_run, index_dir, tmp_path):
+    out = rom("ask", f"checkpoint={trained_run}", f"index_dir={index_dir}", "rerank_top_k=5", "top_k=3",
+              "Who founded a brewery?", f"hydra.run.dir={tmp_path / 'r'}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "top 3 passages (dense, reranked):" in out.stdout and "answer: " in out.stdout
