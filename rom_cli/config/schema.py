@@ -98,6 +98,13 @@ class BestMode(str, Enum):
     min = "min"
 
 
+class LoggerName(str, Enum):
+    none = "none"
+    tensorboard = "tensorboard"
+    wandb = "wandb"
+    mlflow = "mlflow"
+
+
 @dataclass
 class EncoderConfig:
     """The backbone and how its three roles (query, passage, reader) use it."""
@@ -308,6 +315,19 @@ class DistributedConfig:
 
 
 @dataclass
+class LoggerConfig:
+    """Experiment tracking (rom_cli/training/loggers.py): every record of metrics.jsonl, the resolved config
+    and the step-0 / final evaluations also go to TensorBoard, Weights & Biases or MLflow (rank 0 only)."""
+
+    name: LoggerName = LoggerName.none
+    dir: str | None = None  # None: <run dir>/tensorboard, /wandb (offline run) or /mlruns (MLflow file store)
+    project: str = "rom"  # the W&B project / MLflow experiment
+    run_name: str | None = None  # None: the run directory's last two parts (<date>/<time>, or <sweep>/<n>)
+    offline: bool = True  # W&B: mode offline (sync later with `wandb sync`); false: wandb's own settings
+    tracking_uri: str | None = None  # MLflow: None: a file store in `dir` (file://...), no server needed
+
+
+@dataclass
 class TrainConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -320,6 +340,7 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
 
 
 # The eval / index / ask commands take their task, data, eval and index settings, device and precision

@@ -52,6 +52,7 @@ from rom_cli.model.runtime import (
 )
 from rom_cli.retrieval.fingerprint import fingerprint_state_dict
 from rom_cli.training.distributed import DistContext
+from rom_cli.training.loggers import RunLogger, build_logger
 from rom_cli.training.mixture import Mixture
 from rom_cli.training.schedules import build_sampler
 
@@ -113,6 +114,7 @@ class Trainer:
             self.ckpt_dir = self.run_dir / "checkpoints"
         # rank 0 alone speaks; the others train in silence
         self.console = (console or make_console(stderr=True)) if self.dist.is_main else Console(quiet=True)
+        self.logger = build_logger(cfg, self.run_dir) if self.dist.is_main else RunLogger()  # opens on first write
         self.precision_choice = resolve_precision(t.precision, self.device)
         self.precision = self.precision_choice.precision
         if t.threads:
@@ -367,6 +369,7 @@ class Trainer:
             return
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
+        self.logger.log_event(record)
 
     def _truncate_log(self) -> None:
         """Drop log lines written after the checkpoint a resumed run restarts from."""
@@ -433,6 +436,16 @@ class Trainer:
         return self._resumed_from
 
     def run(self) -> dict:
+        """Train and evaluate (`_run`); the experiment tracker is closed however the run ends."""
+        try:
+            metrics = self._run()
+        except BaseException:
+            self.logger.close(failed=True)
+            raise
+        self.logger.close()
+        return metrics
+
+    def _run(self) -> dict:
         t = self.cfg.trainer
         resumed = self.restore()
         if self.dist.is_main:
@@ -446,6 +459,7 @@ class Trainer:
                            f"{value_of(self.cfg.schedule.name)}, supervision {value_of(self.cfg.supervision.level)}, "
                            f"device {self.device}, precision {self.precision_choice.describe()}"
                            + (f", {self.dist.world} processes ({self.dist.backend})" if self.dist.enabled else ""))
+        self.logger.log_text("config", OmegaConf.to_yaml(self.cfg, resolve=True), self.step)
         if self.step0 is None and t.eval_at_start:
             self.console.print("evaluating the untrained model (step 0)...")
             self.step0_datasets = self.evaluate()
@@ -510,6 +524,8 @@ class Trainer:
         metrics = self._summary(final, params)
         if self.dist.is_main:
             atomic_write_json(self.run_dir / "metrics.json", metrics)
+        self.logger.log_metrics(0, {"eval": self.step0 or {}})  # the same tags at step 0 and the last step
+        self.logger.log_metrics(self.step, {"eval": final or {}})
         self.dist.barrier()
         return metrics
 
