@@ -6,6 +6,7 @@ temporary name beside the target, an fsync, a rename, and an fsync of the folder
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -54,3 +55,42 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def replace_dir(src: Path, target: Path) -> None:
+    """Rename folder `src` to `target`, replacing an existing one: rename() cannot replace a non-empty folder,
+    so the old one is moved aside first (and put back if the rename fails), then deleted."""
+    import shutil
+    import tempfile
+
+    src, target = Path(src), Path(target)
+    if not target.exists():
+        os.replace(src, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.replace(target, old / "dir")
+    try:
+        os.replace(src, target)
+    except BaseException:
+        os.replace(old / "dir", target)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path, tmp: Path):
+    """Assemble a folder at `tmp` (created here, beside `final`), then fsync it and rename it over `final`; on any
+    error `tmp` is removed and `final` is left as it was. A reader sees the old folder or the new one, whole."""
+    import shutil
+
+    final, tmp = Path(final), Path(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        fsync_tree(tmp)
+        replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(final.parent)

@@ -17,14 +17,13 @@ the file.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
 
-from rom_cli.atomic import atomic_write_text, fsync_dir, fsync_tree
+from rom_cli.atomic import atomic_write_text, staged_dir
 from rom_cli.errors import RomError
 
 LATEST = "LATEST"
@@ -53,8 +52,7 @@ def save_checkpoint(ckpt_dir: Path, step: int, model, tokenizer, cfg, trainer_st
     tmp = ckpt_dir / f".{name}.tmp"
     for stale in ckpt_dir.glob(".step-*.tmp"):  # left by a run killed while saving
         shutil.rmtree(stale, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with staged_dir(final, tmp):
         for key, backbone in model.backbones.items():
             folder = "encoder" if key == "shared" else f"encoder-{key}"
             backbone.save_pretrained(tmp / folder)
@@ -63,14 +61,6 @@ def save_checkpoint(ckpt_dir: Path, step: int, model, tokenizer, cfg, trainer_st
         torch.save(trainer_state, tmp / "trainer_state.pt")
         (tmp / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
         (tmp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2, default=str), encoding="utf-8")
-        fsync_tree(tmp)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    fsync_dir(ckpt_dir)
     atomic_write_text(ckpt_dir / LATEST, name + "\n")
     if best is not None:
         atomic_write_text(ckpt_dir / BEST, best + "\n")

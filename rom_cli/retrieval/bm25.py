@@ -26,7 +26,7 @@ import bm25s
 import numpy as np
 from bm25s.tokenization import Tokenizer
 
-from rom_cli.atomic import fsync_dir, fsync_tree
+from rom_cli.atomic import fsync_dir, fsync_tree, replace_dir
 from rom_cli.data.types import Passage
 from rom_cli.errors import DataError, RomError
 
@@ -170,7 +170,7 @@ class BM25Retriever:
             meta = {"format": FORMAT, "version": VERSION, "passages": self.size, "bm25s": bm25s.__version__}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             fsync_tree(tmp)
-            _replace_dir(tmp, target)
+            replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -234,22 +234,6 @@ def _new_model() -> bm25s.BM25:
         return bm25s.BM25(csc_backend="scipy" if getattr(bm25s, "SCIPY_AVAILABLE", False) else "numpy")
     except TypeError:  # a bm25s without csc_backend (pyproject allows >= 0.2)
         return bm25s.BM25()
-
-
-def _replace_dir(src: Path, target: Path) -> None:
-    """rename() cannot replace a non-empty folder: move the old one aside first, then delete it."""
-    if not target.exists():
-        os.replace(src, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.replace(target, old / "index")
-    try:
-        os.replace(src, target)
-    except BaseException:
-        os.replace(old / "index", target)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def sparse_retriever(corpus, index_folder=None):

@@ -20,7 +20,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from rom_cli.atomic import fsync_dir, fsync_file
+from rom_cli.atomic import fsync_dir, fsync_file, replace_dir
 from rom_cli.errors import RomError
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class DenseIndex:
             (tmp / META_FILE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
             for name in (INDEX_FILE, META_FILE):
                 fsync_file(tmp / name)
-            _replace_dir(tmp, target)
+            replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -261,19 +261,3 @@ class DenseIndex:
         params = dict(info.get("params") or {})
         _set_search_params(index, params)
         return cls(index, str(info.get("type")), params), info
-
-
-def _replace_dir(src: Path, target: Path) -> None:
-    """rename() cannot replace a non-empty folder: move the old one aside first, then delete it."""
-    if not target.exists():
-        os.replace(src, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.replace(target, old / "index")
-    try:
-        os.replace(src, target)
-    except BaseException:
-        os.replace(old / "index", target)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)

@@ -22,10 +22,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rom_cli.atomic import fsync_dir, fsync_file
+from rom_cli.atomic import fsync_dir, fsync_file, replace_dir
 from rom_cli.data.types import Corpus
 from rom_cli.errors import RomError
-from rom_cli.retrieval.faiss_index import META_FILE, DenseIndex, _replace_dir
+from rom_cli.retrieval.faiss_index import META_FILE, DenseIndex
 from rom_cli.retrieval.vector_shards import SHARDS_DIR, corpus_descriptor
 
 PASSAGES_FILE = "passages.tsv"
@@ -108,7 +108,7 @@ def save_index_folder(target: str | os.PathLike, index: DenseIndex, corpus: Corp
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(folder, 0o777 & ~umask)  # mkdtemp made it private; an index is shared like any output
-        _replace_dir(folder, target)
+        replace_dir(folder, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     fsync_dir(target.parent)

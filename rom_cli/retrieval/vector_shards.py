@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rom_cli.atomic import fsync_dir, fsync_file
+from rom_cli.atomic import staged_dir
 from rom_cli.errors import RomError
 
 SHARDS_DIR = "shards"
@@ -88,8 +88,9 @@ def write_shard(out_dir: str | Path, num_shards: int, shard: int, corpus, corpus
         return final, {**existing, "reused": True}
     lo, hi = shard_range(len(corpus), num_shards, shard)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
-    try:
+    for stale in root.glob(f".{final.name}.tmp-*"):  # left by a job killed while encoding this shard
+        shutil.rmtree(stale, ignore_errors=True)
+    with staged_dir(final, root / f".{final.name}.tmp-{os.getpid()}") as tmp:
         vectors = np.lib.format.open_memmap(tmp / VECTORS, mode="w+", dtype=np.float16,
                                             shape=(hi - lo, model.embedding_dim))
         _, stats = encode_corpus(model, packer, corpus, max_len, batch_size, device, precision,
@@ -102,16 +103,6 @@ def write_shard(out_dir: str | Path, num_shards: int, shard: int, corpus, corpus
                 "corpus": corpus_info, "passages_per_s": stats["passages_per_s"], "seconds": stats["seconds"],
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {})}
         (tmp / META).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-        for name in (VECTORS, META):
-            fsync_file(tmp / name)
-        tmp.chmod(0o755)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    fsync_dir(root)
     return final, {**meta, "reused": False}
 
 
