@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "ask": "answer a question with a checkpoint and an index (interactive without one)",
     "report": "aggregate run or multirun directories into a table and plots",
     "data": "show what a task loads: passages, questions per split, answer checks",
+    "export": "write a checkpoint for other tools: sentence-transformers, transformers QA, SQuAD predictions",
 }
 
 # Hydra flags that take a value: their value is not a positional argument.
@@ -203,7 +204,8 @@ def _check_keys(command: str, cfg) -> None:
     from rom_cli.config.validate import check_known_keys
 
     node = {"train": schema.TrainConfig, "eval": schema.EvalCmdConfig, "index": schema.IndexCmdConfig,
-            "ask": schema.AskCmdConfig, "report": schema.ReportCmdConfig, "data": schema.DataCmdConfig}.get(command)
+            "ask": schema.AskCmdConfig, "report": schema.ReportCmdConfig, "data": schema.DataCmdConfig,
+            "export": schema.ExportCmdConfig}.get(command)
     if node is not None:
         check_known_keys(cfg, node)
 

@@ -401,6 +401,24 @@ class ReportCmdConfig:
 
 
 @dataclass
+class ExportCmdConfig:
+    """`rom export`: task / data / eval / index (and device, precision) only matter for squad-predictions made by
+    evaluating now; like `rom eval`, they are the checkpoint's unless given on the command line."""
+
+    checkpoint: str | None = None  # needed by every format but squad-predictions from a predictions file
+    format: str = MISSING  # sentence-transformers | hf-qa | squad-predictions (rom_cli/exports/)
+    out: str | None = None  # None: <run dir>/<format> (squad-predictions: <run dir>/predictions.json)
+    predictions: str | None = None  # squad-predictions: a `rom eval` run dir or predictions.jsonl; None: evaluate now
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: Device | None = None
+    precision: Precision | None = None
+    threads: int | None = None
+
+
+@dataclass
 class DataCmdConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -414,6 +432,7 @@ SCHEMAS = {
     "ask_schema": AskCmdConfig,
     "report_schema": ReportCmdConfig,
     "data_schema": DataCmdConfig,
+    "export_schema": ExportCmdConfig,
 }
 
 def register_configs() -> None:
