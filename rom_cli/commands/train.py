@@ -5,10 +5,43 @@ from __future__ import annotations
 from rich.table import Table
 
 from rom_cli.console import make_console
+from rom_cli.errors import ConfigError
 from rom_cli.run_dir import output_dir, save_job_config
 
 
-def run(cfg) -> dict:
+def check_sweep_metric(cfg) -> None:
+    """A `trainer.sweep_metric` that cannot exist in this run's metrics.json fails before training."""
+    key, t = cfg.trainer.sweep_metric, cfg.trainer
+    if key is None:
+        return
+    if str(key).split(".")[0] == "best" and not t.eval_every:
+        raise ConfigError("trainer.sweep_metric", key, "a metric this run writes: best.* exists only with "
+                          "trainer.eval_every=N (checkpoint selection); or final.<metric>")
+    if str(key).split(".")[0] == "final" and not t.eval_at_end:
+        raise ConfigError("trainer.sweep_metric", key, "a metric this run writes: final.* needs trainer.eval_at_end=true")
+
+
+def sweep_value(cfg, metrics: dict) -> float:
+    """The number at `trainer.sweep_metric` in the run's metrics: what `rom train` returns to a sweeper (Optuna
+    optimises the float a job returns)."""
+    from rom_cli.evaluation.metrics import dotted, metric_paths
+
+    value = dotted(metrics, str(cfg.trainer.sweep_metric))
+    if value is None:
+        paths = metric_paths({k: metrics.get(k) or {} for k in ("best", "final")})[:40]
+        raise ConfigError("trainer.sweep_metric", cfg.trainer.sweep_metric,
+                          f"a dotted path to a number of metrics.json, e.g. {', '.join(paths)}")
+    return value
+
+
+def run(cfg) -> dict | float:
+    """The run's metrics, or with `trainer.sweep_metric` the number at that path (a sweep's objective)."""
+    check_sweep_metric(cfg)
+    metrics = _train(cfg)
+    return metrics if cfg.trainer.sweep_metric is None else sweep_value(cfg, metrics)
+
+
+def _train(cfg) -> dict:
     from rom_cli.evaluation.report import headline
     from rom_cli.training.trainer import Trainer
 

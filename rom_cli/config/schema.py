@@ -288,6 +288,10 @@ class TrainerConfig:
     eval_every: int | None = None
     best_metric: str = "end_to_end.top1.em"  # a dotted path into the evaluation metrics
     select_limit: int = 200  # questions of the selection split evaluated (a fixed seeded subset)
+    # A dotted path into the run's metrics.json (best.value, final.end_to_end.top1.em, ...) that `rom train` returns
+    # as a float: the objective of Hydra's Optuna sweeper (hydra/sweeper=optuna_rom sets best.value). None: the
+    # metrics dict is returned.
+    sweep_metric: str | None = None
 
 
 @dataclass
