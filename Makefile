@@ -1,19 +1,33 @@
 # Two commands set up a fresh machine: `make demo` and `make test`. Both create .venv when missing.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+
+# The PyTorch build: TORCH=cpu (the default) installs torch==2.13.0 as pinned below; any other value is a CUDA
+# variant of the PyTorch index, e.g. `make install TORCH=cu126` installs torch==2.13.0+cu126 from
+# https://download.pytorch.org/whl/cu126 (the variants it has for 2.13.0 are listed at
+# https://download.pytorch.org/whl/torch/). The choice is kept in $(VENV)/.torch, so a later `make test` or
+# `make demo` keeps it, and another TORCH reinstalls torch.
+TORCH ?= $(shell cat $(VENV)/.torch 2>/dev/null || echo cpu)
+ifeq ($(TORCH),cpu)
+TORCH_PIP := torch==2.13.0
+else
+TORCH_PIP := torch==2.13.0+$(TORCH) --index-url https://download.pytorch.org/whl/$(TORCH)
+endif
+STAMP := $(VENV)/.installed-$(TORCH)
 
 .PHONY: install demo test lint bench tune clean
 
 install: $(STAMP)
 
-# torch first, from the CPU wheel pinned here: a plain `torch` requirement would pull a CUDA build.
+# torch first, from the build pinned here: a plain `torch` requirement would pull PyPI's default build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP)
 	PYTHONWARNINGS=ignore::UserWarning $(BIN)/python -m pip install --quiet -e '.[dev]'  # setuptools' editable-mode notice
+	rm -f $(VENV)/.installed $(VENV)/.installed-*
+	echo $(TORCH) > $(VENV)/.torch
 	touch $(STAMP)
 
 demo: $(STAMP)
