@@ -148,3 +148,30 @@ def test_rom_train_with_a_missing_tracker_fails_before_writing(tmp_path):
     assert out.returncode == 2, out.stderr[-2000:]
     assert out.stderr.strip().splitlines() == [out.stderr.strip()] and "the wandb package is not installed" in out.stderr
     assert not Path(run_dir).exists()
+
+
+def test_a_resumed_run_shows_each_step_once(tiny_cfg, tmp_path, monkeypatch):
+    """The crashed session logged steps 1-3, its last checkpoint is step 2: the resumed session's event file
+    hides the first session's step 3 (purge_step) and logs 3 and 4 again, as metrics.jsonl keeps them."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    overrides = ("logger=tensorboard", "trainer.max_steps=4", "trainer.checkpoint_every=2", "mixture=retrieval_only")
+    original = Trainer.train_step
+
+    def crash_at_four(self):
+        if self.step == 3:
+            raise RuntimeError("killed")
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", crash_at_four)
+    with pytest.raises(RuntimeError, match="killed"):
+        Trainer(tiny_cfg(*overrides), tmp_path).run()
+    monkeypatch.setattr(Trainer, "train_step", original)
+    Trainer(tiny_cfg(*overrides), tmp_path).run()
+    assert len(list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))) == 2
+    acc = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    steps = [e.step for e in acc.Scalars("train/losses/retrieval")]
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines() if "losses" in x]
+    assert steps == [x["step"] for x in lines] == [1, 2, 3, 4]
