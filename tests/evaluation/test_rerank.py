@@ -25,7 +25,7 @@ def test_a_relevance_head_that_prefers_the_gold_passage_moves_it_to_rank_one():
     order = rerank_order(ws, [[7, 3, 9, 4]])
     assert order == [[9, 3, 7, 4]]  # a passage scores its best window
     ordered = reranked(ws, order)
-    assert sorted(set(zip(ordered.passage.tolist(), ordered.rank.tolist()))) == [(3, 1), (4, 3), (7, 2), (9, 0)]
+    assert sorted(set(zip(ordered.passage.tolist(), ordered.rank.tolist(), strict=True))) == [(3, 1), (4, 3), (7, 2), (9, 0)]
 
     class Corpus:
         def __getitem__(self, i):
