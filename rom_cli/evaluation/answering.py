@@ -70,9 +70,10 @@ class Answerer:
                  rerank_top_k: int = 0):
         """`rank_with_retriever`: eval.rank_with_retriever (`rom ask` takes the checkpoint's); `rerank_top_k`:
         retrieve that many and reorder them with the reader's relevance head (as `eval.rerank_top_k`)."""
-        if top_k < 1 or read_top_k < 1 or rerank_top_k < 0:
-            raise RomError(f"top_k={top_k}, read_top_k={read_top_k}, rerank_top_k={rerank_top_k}: expected integers "
-                           ">= 1 (rerank_top_k: 0 for none)")
+        if top_k < 1 or read_top_k < 1:
+            raise RomError(f"top_k={top_k}, read_top_k={read_top_k}: expected integers >= 1")
+        if rerank_top_k < 0:
+            raise RomError(f"rerank_top_k={rerank_top_k}: expected 0 (no reranking) or the number of passages to rerank")
         self.rerank_top_k = int(rerank_top_k)
         self.session, self.folder = session, folder
         self.top_k, self.read_top_k, self.retriever = int(top_k), int(read_top_k), retriever
