@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -26,7 +24,7 @@ import bm25s
 import numpy as np
 from bm25s.tokenization import Tokenizer
 
-from rom_cli.atomic import fsync_dir, fsync_tree, replace_dir
+from rom_cli.atomic import staged_dir
 from rom_cli.data.types import Passage
 from rom_cli.errors import DataError, RomError
 
@@ -162,19 +160,11 @@ class BM25Retriever:
         if target.exists() and not (target / META_FILE).is_file() and any(target.iterdir()):
             raise RomError(f"{target}: refusing to overwrite a non-empty folder that is not a BM25 index")
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        tmp.chmod(0o755)
-        try:
+        with staged_dir(target, target.parent / f".{target.name}.tmp-{os.getpid()}") as tmp:
             self.model.save(tmp, show_progress=False)
             self.tokenizer.save_vocab(tmp)
             meta = {"format": FORMAT, "version": VERSION, "passages": self.size, "bm25s": bm25s.__version__}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            fsync_tree(tmp)
-            replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        fsync_dir(target.parent)
         return target
 
     @classmethod

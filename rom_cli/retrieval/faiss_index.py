@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from rom_cli.atomic import fsync_dir, fsync_file, replace_dir
+from rom_cli.atomic import staged_dir
 from rom_cli.errors import RomError
 
 log = logging.getLogger(__name__)
@@ -197,18 +195,9 @@ class DenseIndex:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "extra": dict(meta or {}),
         }
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the index is an ordinary shareable folder
-        try:
+        with staged_dir(target, target.parent / f".{target.name}.tmp-{os.getpid()}") as tmp:
             faiss.write_index(self.index, str(tmp / INDEX_FILE))
             (tmp / META_FILE).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-            for name in (INDEX_FILE, META_FILE):
-                fsync_file(tmp / name)
-            replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        fsync_dir(target.parent)
         return target
 
     @classmethod
