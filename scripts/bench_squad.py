@@ -51,6 +51,8 @@ Profiles (trailing arguments are Hydra overrides of `conf/train.yaml`, applied t
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -80,6 +82,8 @@ COMPARED = {
     "bm25": "BM25 (bm25s, English stopwords) + rom_full reader",
     "hybrid": "hybrid: BM25 + rom_full dense (min-max fusion) + rom_full reader",
 }
+# The peer reader (scripts/hf_reader.py), trained on as many reader questions as rom_full's reader saw.
+PEERS = {"separate_reader": "separate reader: the Hugging Face QA recipe on the same backbone (mean of its seeds)"}
 REFERENCE_SYSTEM = "rom_full"  # its checkpoint reads for BM25 and hybrid
 
 # Every system: the ROM mixture, MiniLM, one checkpoint at the end; the profiles start from
@@ -110,6 +114,33 @@ PROFILES = {
         "step0": "reference",  # only rom_full is evaluated untrained
         "verify_dense": False,  # skip re-evaluating rom_full's dense row from its checkpoint (~55 s here)
     },
+    "cpu_long": {
+        "description": "long enough on a 2-core CPU for the reader to learn: the whole train file (10,877 questions "
+                       "once the 1,000 dev questions of task=squad_tune are held out), 600 steps (200 reader batches), "
+                       "a learning curve on that dev split every 100 steps, 2,000 test questions (SQuAD dev) over all "
+                       "2,067 dev paragraphs; hybrid reranked by the reader; the separate-reader peer (HF recipe, "
+                       "3 seeds) on as many reader questions",
+        "overrides": [
+            "experiment=squad",
+            "task=squad_tune",  # dev: 1,000 train questions held out by paragraph (the learning curve)
+            "task.eval_split=test",  # the final evaluation: SQuAD v1.1 dev, never seen by selection
+            "task.eval_limit=2000",
+            "trainer.max_steps=600",
+            "trainer.precision=auto",
+            "trainer.eval_every=100",
+            "trainer.select_limit=200",
+            "encoder.passage_max_length=192",
+            "encoder.attention_dropout=0.0",  # 3-4x faster CPU steps (SDPA's fused kernel); see EncoderConfig
+            "index.refresh_every=200",
+            "eval.top_k=[1,5,20,100]",
+            "eval.read_top_k=[1,5]",
+        ],
+        "systems": ["rom_full", "three_towers", "bm25", "hybrid", "separate_reader"],
+        "step0": "none",  # the untrained MiniLM's numbers are in squad-cpu_small.json
+        "verify_dense": False,
+        "rerank": {"hybrid": 10},  # first stage -> reranked top-K (the reader's relevance head)
+        "separate_reader_seeds": [0, 1, 2],
+    },
     "full": {
         "description": "all data: 11,877 train questions, 10,570 dev questions over 2,067 dev paragraphs, "
                        "1,200 steps, batches 64/64/32x4, bf16 (sized for one H100)",
@@ -128,6 +159,7 @@ PROFILES = {
         ],
         "step0": "reference",
         "verify_dense": True,  # the `rom eval` path must reproduce training's final numbers
+        "rerank": {"hybrid": 20, "dense": 20},
     },
     "smoke": {
         "description": "tiny random encoder on the demo task, 3 steps (tests the script)",
@@ -138,6 +170,8 @@ PROFILES = {
             "trainer.threads=1",
             "trainer.precision=fp32",
             "trainer.log_every=1",
+            "trainer.eval_every=3",  # one selection on dev: the learning curve
+            "trainer.select_limit=4",
             "task.train_limit=32",
             "task.eval_limit=8",
             "objectives.ict.batch_size=4",
@@ -150,6 +184,8 @@ PROFILES = {
         ],
         "step0": "all",
         "verify_dense": True,
+        "rerank": {"hybrid": 5},
+        "separate_reader_seeds": [0, 1],
     },
 }
 
@@ -281,10 +317,15 @@ def worker_compare(spec: dict) -> None:
                                  int(eff.index.encode_batch_size), session.device, eff.precision)
     dense_index = DenseIndex.build(vectors, eff.index)
     results = {}
-    for retriever in ["bm25", "hybrid"] + (["dense"] if spec.get("verify_dense") else []):
+    rerank = dict(spec.get("rerank") or {})
+    retrievers = ["bm25", "hybrid"] + (["dense"] if spec.get("verify_dense") or "dense" in rerank else [])
+    for retriever in retrievers:
         print(f"bench: evaluating {retriever} retrieval on {len(questions)} questions...", file=sys.stderr, flush=True)
+        eval_cfg = copy.deepcopy(eff.eval)
+        eval_cfg.rerank_top_k = int(rerank.get(retriever, 0))  # the reader's relevance head reorders the top-K
         t0 = time.perf_counter()
-        metrics, _ = evaluate(setup, corpus, questions, retriever=retriever, bm25=bm25, index=dense_index)
+        metrics, _ = evaluate(dataclasses.replace(setup, eval_cfg=eval_cfg), corpus, questions, retriever=retriever,
+                              bm25=bm25, index=dense_index)
         metrics["speed"]["index_passages_per_s"] = (len(corpus) / max(bm25_s, 1e-9) if retriever == "bm25"
                                                     else enc["passages_per_s"])
         metrics["speed"]["wall_s"] = time.perf_counter() - t0
@@ -293,9 +334,15 @@ def worker_compare(spec: dict) -> None:
            "bm25_index_seconds": bm25_s, "dense_encode": enc, "parameters": session.model.num_parameters(),
            "peak_memory_mb": peak_memory_mb(session.device), "runtime": runtime_info(session.device),
            "wall_s": time.perf_counter() - start}
-    if "dense" in results:
+    if "dense" in results and spec.get("verify_dense"):
         out["dense_reproduces_training"] = compare_with_training(session, eff, results["dense"])
     write_json(Path(spec["out"]), out)
+
+
+def worker_separate_reader(spec: dict) -> None:
+    import hf_reader
+
+    write_json(Path(spec["out"]), hf_reader.run(spec["overrides"], int(spec["steps"]), list(spec["seeds"])))
 
 
 # -- the driver -------------------------------------------------------------------------------------
@@ -343,9 +390,25 @@ def system_entry(name: str, overrides: list[str], wall_s: float, run_dir: Path, 
         "index_passages_per_s": m["train"]["index_passages_per_s"],  # live index rebuilds during training
         "eval_index_passages_per_s": ((m.get("final") or {}).get("speed") or {}).get("index_passages_per_s"),
         "trainer_wall_s": w.get("trainer_wall_s"), "config": m.get("config"),
-        "step0": m.get("step0"), "final": m.get("final"),
+        "step0": m.get("step0"), "final": m.get("final"), "best": m.get("best"),
+        "learning_curve": learning_curve(run_dir / "metrics.jsonl"),
     })
     return entry
+
+
+def learning_curve(jsonl: Path) -> list[dict]:
+    """The selections of `trainer.eval_every` (dev split, never the test split): step -> headline metrics."""
+    curve = []
+    if jsonl.is_file():
+        for line in jsonl.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == "select":
+                curve.append({"step": record["step"], "split": record.get("split"), "metric": record.get("metric"),
+                              "value": record.get("value"), **(record.get("metrics") or {})})
+    return curve
 
 
 def compared_entries(out: dict, wall_s: float) -> dict:
@@ -366,6 +429,20 @@ def compared_entries(out: dict, wall_s: float) -> dict:
     return entries
 
 
+def separate_reader_entry(out: dict, wall_s: float, usage: dict) -> dict:
+    g = out["reader_gold"]
+    per_seed = out["per_seed"]
+    return {"label": PEERS["separate_reader"], "kind": "peer", "wall_s": wall_s, "usage": usage,
+            "parameters": per_seed[0]["parameters"] if per_seed else None,
+            "peak_memory_mb": max((r["peak_memory_mb"] for r in per_seed), default=None),
+            "train_examples_per_s": (sum(r["train_features"] for r in per_seed)
+                                     / max(sum(r["train_s"] for r in per_seed), 1e-9)) if per_seed else None,
+            "recipe": out["recipe"], "steps": out["steps"], "seeds": out["seeds"],
+            "reader_questions": [r["questions_used"] for r in per_seed],
+            "spread": {"em": g["em"], "f1": g["f1"]}, "per_seed": per_seed,
+            "final": {"reader_gold": {"em": g["em"]["mean"], "f1": g["f1"]["mean"], "questions": g["questions"]}}}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu_small")
@@ -376,8 +453,9 @@ def main(argv=None) -> int:
                                                          "(default: <out-dir>/../runs)")
     parser.add_argument("--readme", default=None, help="README regenerated from <out-dir>/squad*.json (default: "
                                                        "benchmarks/README.md for benchmarks/results, else <out-dir>/README.md)")
-    parser.add_argument("--systems", default=",".join(TRAINED + list(COMPARED)),
-                        help="comma-separated subset of " + ", ".join(TRAINED + list(COMPARED)))
+    parser.add_argument("--systems", default=None,
+                        help="comma-separated subset of " + ", ".join(TRAINED + list(COMPARED) + list(PEERS))
+                             + " (default: the profile's)")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "SPEC"), help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides applied to every system")
     args = parser.parse_args(argv)
@@ -385,10 +463,11 @@ def main(argv=None) -> int:
     if args.worker:
         kind, spec_path = args.worker
         spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-        {"train": worker_train, "compare": worker_compare}[kind](spec)
+        {"train": worker_train, "compare": worker_compare, "separate_reader": worker_separate_reader}[kind](spec)
         return 0
 
     import bench_table
+    import hf_reader
 
     started, t_start = dt.datetime.now(dt.UTC), time.perf_counter()
     profile = PROFILES[args.profile]
@@ -396,12 +475,16 @@ def main(argv=None) -> int:
     out_dir = Path(args.out_dir)
     runs_dir = Path(args.runs_dir) if args.runs_dir else out_dir.resolve().parent / "runs"
     bench_runs = runs_dir / name
-    wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in SYSTEMS and s not in COMPARED]
+    systems_arg = args.systems or ",".join(profile.get("systems") or TRAINED + list(COMPARED) + list(PEERS))
+    wanted = [s.strip() for s in systems_arg.split(",") if s.strip()]
+    known = TRAINED + list(COMPARED) + list(PEERS)
+    unknown = [s for s in wanted if s not in known]
     if unknown:
-        parser.error(f"unknown systems {unknown}: expected some of {TRAINED + list(COMPARED)}")
-    if set(wanted) & set(COMPARED) and REFERENCE_SYSTEM not in wanted:
-        parser.error(f"bm25 and hybrid read with {REFERENCE_SYSTEM}'s checkpoint: include {REFERENCE_SYSTEM}")
+        parser.error(f"unknown systems {unknown}: expected some of {known}")
+    if set(wanted) & (set(COMPARED) | set(PEERS)) and REFERENCE_SYSTEM not in wanted:
+        parser.error(f"bm25, hybrid and separate_reader are measured against {REFERENCE_SYSTEM}: include it")
+    if "separate_reader" in wanted and not profile.get("separate_reader_seeds"):
+        parser.error(f"profile {args.profile} names no seeds for separate_reader")
     base = [*COMMON, f"data.root={args.data_root}", *profile["overrides"]]
     argv_shown = ["python", "scripts/bench_squad.py", *(sys.argv[1:] if argv is None else argv)]
     result = {
@@ -413,7 +496,8 @@ def main(argv=None) -> int:
         "data": {"root": args.data_root},
         "settings": {"common_overrides": base, "extra_overrides": list(args.overrides),
                      "system_overrides": {s: SYSTEMS[s]["overrides"] for s in TRAINED},
-                     "step0": profile["step0"]},
+                     "step0": profile["step0"], "rerank": profile.get("rerank") or {},
+                     "separate_reader_seeds": profile.get("separate_reader_seeds")},
         "systems": {},
     }
     if args.profile != "smoke":
@@ -432,20 +516,47 @@ def main(argv=None) -> int:
     order = [s for s in TRAINED if s in wanted]
     if set(wanted) & set(COMPARED):  # BM25 / hybrid right after rom_full: a cut-short run still has them
         order.insert(order.index(REFERENCE_SYSTEM) + 1, "compare")
+    if "separate_reader" in wanted:  # then the peer reader, on as many reader questions as rom_full's saw
+        order.insert(order.index(REFERENCE_SYSTEM) + 1 + ("compare" in order), "separate_reader")
     for system in order:
+        if system == "separate_reader":
+            ref = result["systems"].get(REFERENCE_SYSTEM, {})
+            reader = (ref.get("train_tasks") or {}).get("reader")
+            if "error" in ref or not reader:
+                continue
+            batch = hf_reader.RECIPE["batch_size"]
+            steps = max(1, round(reader["examples"] / batch))
+            seeds = list(profile["separate_reader_seeds"])
+            print(f"bench [{name}]: separate reader (HF recipe), {steps} steps of {batch} features "
+                  f"(rom_full's reader saw {reader['examples']} questions), seeds {seeds}", file=sys.stderr, flush=True)
+            spec = {"overrides": [*base, *args.overrides], "steps": steps, "seeds": seeds,
+                    "out": str(bench_runs / "separate_reader.json")}
+            rc, wall, usage = run_worker("separate_reader", spec, bench_runs / "separate_reader.spec.json")
+            if rc == 0:
+                out = json.loads((bench_runs / "separate_reader.json").read_text(encoding="utf-8"))
+                result["systems"]["separate_reader"] = separate_reader_entry(out, wall, usage)
+            else:
+                failures += 1
+                result["systems"]["separate_reader"] = {"label": PEERS["separate_reader"], "kind": "peer",
+                                                        "error": f"separate reader exited with code {rc}",
+                                                        "exit_code": rc}
+            save()
+            continue
         if system == "compare":
             ref_dir = bench_runs / REFERENCE_SYSTEM
             if "error" in result["systems"].get(REFERENCE_SYSTEM, {"error": 1}):
                 continue
             print(f"bench [{name}]: bm25 + hybrid with {REFERENCE_SYSTEM}'s checkpoint", file=sys.stderr, flush=True)
             spec = {"checkpoint": str(ref_dir), "verify_dense": bool(profile["verify_dense"]),
-                    "out": str(bench_runs / "compare.json")}
+                    "rerank": profile.get("rerank") or {}, "out": str(bench_runs / "compare.json")}
             rc, wall, usage = run_worker("compare", spec, bench_runs / "compare.spec.json")
             result["compare_usage"] = usage
             if rc == 0:
                 out = json.loads((bench_runs / "compare.json").read_text(encoding="utf-8"))
                 entries = compared_entries(out, wall)
                 result["systems"].update({k: v for k, v in entries.items() if k in wanted})
+                if "dense" in out["results"]:  # rom_full's dense row again (its rerank rows, where asked)
+                    result["rom_full_dense_compare"] = out["results"]["dense"]
                 if "dense_reproduces_training" in out:
                     result["dense_reproduces_training"] = out["dense_reproduces_training"]
             else:
@@ -458,7 +569,7 @@ def main(argv=None) -> int:
             continue
         run_dir = bench_runs / system
         shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: never resume an older benchmark
-        step0 = profile["step0"] == "all" or system == REFERENCE_SYSTEM
+        step0 = profile["step0"] == "all" or (profile["step0"] == "reference" and system == REFERENCE_SYSTEM)
         overrides = [*base, *SYSTEMS[system]["overrides"], f"trainer.eval_at_start={str(step0).lower()}",
                      *args.overrides]
         print(f"bench [{name}]: training {system} ({' '.join(SYSTEMS[system]['overrides']) or 'defaults'})",

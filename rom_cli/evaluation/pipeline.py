@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from rom_cli.evaluation.metrics import answer_key, exact_match, f1, mrr_at, topk_accuracy
 from rom_cli.evaluation.reading import (
+    WindowScores,
     pick_answers,
     read_candidates,
     rerank_order,
@@ -111,13 +112,13 @@ def _em_f1(answers, questions) -> dict:
             "questions": len(questions)}
 
 
-def _rerank(setup: EvalSetup, corpus, questions, idx, q_ids, tokens, k: int, ks: list[int], read_ks: list[int]) -> dict:
-    """Top-k and end-to-end metrics after the reader's relevance head reorders the first stage's top-k."""
-    cands = [[int(p) for p in row[:k] if p >= 0] for row in idx]
-    start = time.perf_counter()
-    windows = score_windows(setup.model, setup.packer, setup.enc_cfg, q_ids, cands, tokens, setup.eval_cfg.batch_size,
-                            setup.device, setup.precision, console=setup.console, label=f"rerank top-{k}")
-    seconds = time.perf_counter() - start
+def _rerank(corpus, questions, cands, windows, seconds: float, k: int, ks: list[int], read_ks: list[int]) -> dict:
+    """Top-k and end-to-end metrics after the reader's relevance head reorders the first stage's top-k
+    (`windows`: the reader's scores of every window of `cands`, scored in `seconds`; only ranks < k count)."""
+    cands = [row[:k] for row in cands]
+    if len(windows.rank) and int(windows.rank.max()) >= k:  # read deeper than the rerank depth
+        keep = windows.rank < k
+        windows = WindowScores(*(getattr(windows, f.name)[keep] for f in fields(WindowScores)))
     order = rerank_order(windows, cands)
     matcher = AnswerMatcher(corpus)
     hits = [[matcher.contains(p, matcher.answer_keys(q.answers)) for p in row] for q, row in zip(questions, order, strict=True)]
@@ -179,20 +180,27 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
         gold_answers = read([q_ids[i] for i in gold_rows], gold_cands)
         metrics["reader_gold"] = _em_f1(gold_answers, [questions[i] for i in gold_rows])
     end_to_end, e2e_answers = {}, {}
-    if read_ks:  # read the deepest k once; every smaller k is a subset of its windows
-        deepest = [[int(p) for p in row[: read_ks[-1]] if p >= 0] for row in idx]
+    rerank_k = int(getattr(setup.eval_cfg, "rerank_top_k", 0) or 0)
+    # Score the deepest k once: every smaller k (and the reading of the first stage's top-k, ranks < k)
+    # is a subset of its windows, so reranking the top-K costs no second pass over the top-5.
+    deepest_k = max(read_ks + [rerank_k])
+    windows, read_seconds = None, 0.0
+    if deepest_k:
+        deepest = [[int(p) for p in row[:deepest_k] if p >= 0] for row in idx]
+        start = time.perf_counter()
         windows = score_windows(setup.model, setup.packer, setup.enc_cfg, q_ids, deepest, tokens,
                                 setup.eval_cfg.batch_size, setup.device, setup.precision, console=setup.console,
-                                label=f"read top-{read_ks[-1]}")
+                                label=f"read top-{deepest_k}" + (" (rerank)" if rerank_k else ""))
+        read_seconds = time.perf_counter() - start
+    if read_ks:
         priors = retriever_priors(scores, retriever, bool(setup.eval_cfg.rank_with_retriever),
                                   float(setup.enc_cfg.temperature))
         for k in read_ks:
             e2e_answers[k] = pick_answers(windows, corpus, len(questions), k, priors)
             end_to_end[f"top{k}"] = _em_f1(e2e_answers[k], questions)
     metrics["end_to_end"] = end_to_end
-    rerank_k = int(getattr(setup.eval_cfg, "rerank_top_k", 0) or 0)
     if rerank_k:
-        metrics["rerank"] = _rerank(setup, corpus, questions, idx, q_ids, tokens, rerank_k, ks, read_ks)
+        metrics["rerank"] = _rerank(corpus, questions, deepest, windows, read_seconds, rerank_k, ks, read_ks)
     metrics["speed"] = {"index_passages_per_s": enc_stats.get("passages_per_s"), "eval_seconds": time.perf_counter() - t0}
 
     predictions = []

@@ -56,6 +56,8 @@ def load_backbone_config(cfg):
         if not hasattr(config, key):
             raise ConfigError(f"encoder.config_overrides.{key}", value, f"a field of {type(config).__name__}")
         setattr(config, key, value)
+    if cfg.attention_dropout is not None:
+        set_attention_dropout(config, float(cfg.attention_dropout))
     limit = getattr(config, "max_position_embeddings", None)
     if limit:
         for key in ("query_max_length", "passage_max_length", "reader_max_length"):
@@ -65,6 +67,23 @@ def load_backbone_config(cfg):
     if not 0 <= cfg.reader_stride < cfg.reader_max_length // 2:
         raise ConfigError("encoder.reader_stride", cfg.reader_stride, "0 <= stride < reader_max_length / 2")
     return config
+
+
+# What the attention-probability dropout is called in the configs of the common encoder families
+# (BERT, RoBERTa, ELECTRA, XLM-R, MPNet: the first; DistilBERT, DeBERTa-v2 and most newer ones: the second).
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
+
+
+def set_attention_dropout(config, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ConfigError("encoder.attention_dropout", value, "a probability in [0, 1)")
+    keys = [k for k in ATTENTION_DROPOUT_KEYS if hasattr(config, k)]
+    if not keys:
+        raise ConfigError("encoder.attention_dropout", value,
+                          f"null: {type(config).__name__} has none of {', '.join(ATTENTION_DROPOUT_KEYS)} "
+                          "(set its own key with encoder.config_overrides)")
+    for key in keys:
+        setattr(config, key, value)
 
 
 def build_backbone(cfg, config=None):

@@ -63,6 +63,9 @@ class Interrupted(KeyboardInterrupt):
 
 
 # what an architecture is made of: a checkpoint can only be resumed by a run that agrees on these
+# What every selection (`trainer.eval_every`) records besides its metric: the run's learning curve.
+CURVE_METRICS = ("retrieval.gold.top1", "retrieval.answer.top1", "retrieval.answer.top20", "reader_gold.em",
+                 "reader_gold.f1", "end_to_end.top1.em", "end_to_end.top5.em")
 ARCHITECTURE_KEYS = ("name_or_path", "shared", "config_overrides", "projection_dim")
 
 
@@ -344,7 +347,9 @@ class Trainer:
                          "split": split, "questions": len(self._select_questions[self.mixture.primary]),
                          "checkpoint": str(self.ckpt_dir / checkpoint_name(self.step))}
         record = {"step": self.step, "event": "select", "split": split, "metric": str(t.best_metric),
-                  "value": value, "best_step": self.best["step"], "best_value": self.best["value"]}
+                  "value": value, "best_step": self.best["step"], "best_value": self.best["value"],
+                  # a learning curve beyond the selection metric (`rom report`, scripts/bench_squad.py)
+                  "metrics": {path: dotted(metrics, path) for path in CURVE_METRICS if dotted(metrics, path) is not None}}
         self._log(record)
         return record
 

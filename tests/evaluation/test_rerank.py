@@ -4,6 +4,7 @@ parameters); reports get `rerank` rows."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rom_cli.evaluation import pipeline
 from rom_cli.evaluation.reading import WindowScores, pick_answers, rerank_order, reranked
@@ -48,7 +49,7 @@ def test_evaluate_reports_rerank_rows(tiny_cfg, tmp_path, monkeypatch):
 
     def oracle(model, packer, enc_cfg, q_ids, cands, *args, **kwargs):
         ws = real(model, packer, enc_cfg, q_ids, cands, *args, **kwargs)
-        if kwargs.get("label", "").startswith("rerank"):
+        if "rerank" in kwargs.get("label", ""):
             ws.relevance = np.asarray([10.0 if (q, p) in gold else 0.0
                                        for q, p in zip(ws.question.tolist(), ws.passage.tolist(), strict=True)])
         return ws
@@ -61,3 +62,30 @@ def test_evaluate_reports_rerank_rows(tiny_cfg, tmp_path, monkeypatch):
     assert rerank["gold"]["top1"] == metrics["retrieval"]["gold"]["top5"]  # every gold found in the top-5 goes first
     assert rerank["gold"]["top5"] == metrics["retrieval"]["gold"]["top5"]  # reranking only reorders
     assert set(rerank["end_to_end"]) == {"top1"}
+
+
+@pytest.mark.parametrize("rerank_k,read_k", [(5, 2), (2, 5)])
+def test_rerank_shares_the_reading_pass_without_changing_first_stage_results(tiny_cfg, tmp_path, rerank_k, read_k):
+    """The top-K windows are scored once for reading and reranking: end-to-end rows are those of an evaluation
+    without reranking, and the rerank rows count only the first stage's top-K (also when reading goes deeper)."""
+    from rom_cli.data.load import load_task
+    from rom_cli.training.trainer import Trainer
+
+    base = ("eval.top_k=[1,2,5]", f"eval.read_top_k=[1,{read_k}]")
+    cfg = tiny_cfg(*base)
+    trainer = Trainer(cfg, tmp_path)
+    data = load_task(cfg.task, cfg.data)
+    questions, corpus = data.split("test")[:12], data.corpus("test")
+    plain_setup = pipeline.EvalSetup(trainer.model, trainer.packer, cfg.encoder, cfg.eval, cfg.index, trainer.device, "fp32")
+    plain, _ = pipeline.evaluate(plain_setup, corpus, questions)
+    cfg_r = tiny_cfg(*base, f"eval.rerank_top_k={rerank_k}")
+    setup = pipeline.EvalSetup(trainer.model, trainer.packer, cfg_r.encoder, cfg_r.eval, cfg_r.index, trainer.device, "fp32")
+    metrics, _ = pipeline.evaluate(setup, corpus, questions)
+    assert metrics["end_to_end"] == plain["end_to_end"]
+    assert metrics["retrieval"] == plain["retrieval"]
+    rerank = metrics["rerank"]
+    assert rerank["k"] == rerank_k
+    assert set(rerank["answer"]) == {f"top{k}" for k in (1, 2, 5) if k <= rerank_k}
+    assert rerank["answer"][f"top{rerank_k}"] == plain["retrieval"]["answer"][f"top{rerank_k}"]  # only reordered
+    assert rerank["windows"] >= rerank_k * len(questions)  # at least a window per candidate
+    assert set(rerank["end_to_end"]) == {f"top{k}" for k in (1, read_k) if k <= rerank_k}

@@ -47,6 +47,7 @@ def test_best_checkpoint_survives_pruning_with_keep_last_1(tiny_cfg, tmp_path, m
     selects = [e for e in events if e.get("event") == "select"]
     assert [(e["step"], e["value"], e["best_step"]) for e in selects] == [(1, 0.5, 1), (2, 0.9, 2), (3, 0.1, 2),
                                                                          (4, 0.2, 2)]
+    assert [e["metrics"]["end_to_end.top1.em"] for e in selects] == [0.5, 0.9, 0.1, 0.2]  # the learning curve
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["best"] == best
 
