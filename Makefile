@@ -16,7 +16,7 @@ TORCH_PIP := torch==2.13.0+$(TORCH) --index-url https://download.pytorch.org/whl
 endif
 STAMP := $(VENV)/.installed-$(TORCH)
 
-.PHONY: install demo test lint bench tune clean
+.PHONY: install demo test lint bench bench-long tune clean
 
 install: $(STAMP)
 
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_squad.py --profile cpu_small --data-root ../shared/data
+
+# ~35 min on a 2-core CPU: long enough for the reader to learn, a learning curve, the reranked hybrid and
+# the separate-reader peer (3 seeds); the other ROM seeds: add `--name squad-cpu_long-seed43 --systems rom_full trainer.seed=43`
+bench-long: $(STAMP)
+	$(BIN)/python scripts/bench_squad.py --profile cpu_long --data-root ../shared/data
 
 tune: $(STAMP)
 	$(BIN)/python scripts/tune_squad.py --profile cpu_small --data-root ../shared/data

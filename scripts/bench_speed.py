@@ -11,9 +11,14 @@
 3. `--processes 1,2`: instead, whole `rom train` runs of the same global batches in 1 process and under
    `torchrun` in 2 (gloo on CPU, NCCL on GPUs), each process with `--threads` threads; training examples/s
    of each (every rank's slice counted), from the runs' metrics.json.
+4. `--attention-dropout null,0.0`: instead, whole `rom train` runs of the same batches under each
+   `encoder.attention_dropout` (null: the backbone's 0.1): on a CPU, dropout inside attention takes SDPA
+   off its fused kernel.
 
     python scripts/bench_speed.py --out benchmarks/results/speed-cpu.json [overrides...]
     python scripts/bench_speed.py --processes 1,2 --threads 1 --out benchmarks/results/dist-cpu.json [overrides...]
+    python scripts/bench_speed.py --attention-dropout null,0.0 --threads 2 --steps 30 \
+        --out benchmarks/results/speed-attention-dropout.json experiment=squad data.root=../shared/data
 Overrides are Hydra overrides of `conf/train.yaml` (default: the demo task with MiniLM).
 """
 
@@ -53,47 +58,74 @@ def timed(fn, repeats: int, warmup: int = 2) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def compare_processes(args) -> None:
-    """Examples/s of the same `rom train` (same global batches, steps, seed) in 1 and in N processes."""
+def train_run(launch: list[str], overrides: list[str], run_dir: Path, threads: int) -> dict:
+    """One whole `rom train` (no evaluation, no checkpoint): its training examples/s, overall and per task."""
     import subprocess
-    import tempfile
 
+    start = time.perf_counter()
+    proc = subprocess.run([*launch, "train", "trainer.eval_at_start=false", "trainer.eval_at_end=false",
+                           f"trainer.threads={threads}", "trainer.checkpoint_every=1000000", "trainer.resume=never",
+                           *overrides, f"hydra.run.dir={run_dir}"], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    if proc.returncode != 0:
+        raise SystemExit(f"rom train {' '.join(overrides)} failed:\n{proc.stderr[-3000:]}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    tasks = metrics["train"]["tasks"]
+    examples = sum(t["examples"] for t in tasks.values())
+    seconds = sum(t["examples"] / t["examples_per_s"] for t in tasks.values() if t["examples_per_s"])
+    return {"wall_s": round(time.perf_counter() - start, 1),
+            "train_examples_per_s": round(examples / max(seconds, 1e-9), 2),
+            "per_task_examples_per_s": {k: round(v["examples_per_s"], 2) for k, v in tasks.items()},
+            "precision": metrics["config"]["precision"], "metrics": metrics}
+
+
+def write_runs(args, runs: dict, key: str, extra: dict) -> None:
     from rom_cli.atomic import atomic_write_json
     from rom_cli.model.runtime import machine
 
+    base = runs[next(iter(runs))]["train_examples_per_s"]
+    for r in runs.values():
+        r["speedup"] = round(r["train_examples_per_s"] / base, 2)
+    atomic_write_json(Path(args.out), {"machine": machine(), "compared": key, "threads_per_process": args.threads,
+                                       "steps": args.steps, "overrides": args.overrides, "runs": runs,
+                                       "date": time.strftime("%Y-%m-%d"), **extra})
+    print(args.out)
+
+
+def compare_processes(args) -> None:
+    """Examples/s of the same `rom train` (same global batches, steps, seed) in 1 and in N processes."""
+    import tempfile
+
     runs = {}
-    common = ["trainer.eval_at_start=false", "trainer.eval_at_end=false", f"trainer.max_steps={args.steps}",
-              f"trainer.threads={args.threads}", "trainer.checkpoint_every=1000000", "trainer.resume=never",
-              *args.overrides]
     with tempfile.TemporaryDirectory(prefix="rom-dist-") as tmp:
-        for n in [int(x) for x in args.processes.split(",")]:
+        for n in sorted(int(x) for x in args.processes.split(",")):
             launch = ([sys.executable, "-m", "rom_cli"] if n == 1 else
                       [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
                        "-m", "rom_cli"])
-            run_dir = Path(tmp) / f"p{n}"
-            start = time.perf_counter()
-            proc = subprocess.run([*launch, "train", *common, f"hydra.run.dir={run_dir}"], capture_output=True,
-                                  text=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
-            if proc.returncode != 0:
-                raise SystemExit(f"{n} process(es) failed:\n{proc.stderr[-3000:]}")
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            tasks = metrics["train"]["tasks"]
-            examples = sum(t["examples"] for t in tasks.values())
-            seconds = sum(t["examples"] / t["examples_per_s"] for t in tasks.values() if t["examples_per_s"])
-            runs[str(n)] = {"processes": n, "wall_s": round(time.perf_counter() - start, 1),
-                            "train_examples_per_s": round(examples / max(seconds, 1e-9), 2),
-                            "per_task_examples_per_s": {k: round(v["examples_per_s"], 2) for k, v in tasks.items()},
-                            "world_size": metrics["distributed"]["world_size"],
-                            "rank_fingerprints_agree": len(set(metrics["distributed"]["rank_fingerprints"])) == 1,
-                            "precision": metrics["config"]["precision"]}
+            run = train_run(launch, [f"trainer.max_steps={args.steps}", *args.overrides], Path(tmp) / f"p{n}",
+                            args.threads)
+            metrics = run.pop("metrics")
+            runs[str(n)] = {"processes": n, **run, "world_size": metrics["distributed"]["world_size"],
+                            "rank_fingerprints_agree": len(set(metrics["distributed"]["rank_fingerprints"])) == 1}
             print(f"{n} process(es): {runs[str(n)]['train_examples_per_s']} examples/s", file=sys.stderr)
-    base = runs[min(runs, key=int)]["train_examples_per_s"]
-    for r in runs.values():
-        r["speedup"] = round(r["train_examples_per_s"] / base, 2)
-    atomic_write_json(Path(args.out), {"machine": machine(), "threads_per_process": args.threads,
-                                       "steps": args.steps, "overrides": args.overrides, "runs": runs,
-                                       "date": time.strftime("%Y-%m-%d")})
-    print(args.out)
+    write_runs(args, runs, "processes", {})
+
+
+def compare_attention_dropout(args) -> None:
+    """Examples/s of the same `rom train` (same batches, steps, seed) under each `encoder.attention_dropout`."""
+    import tempfile
+
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="rom-attn-") as tmp:
+        for i, value in enumerate(v.strip() for v in args.attention_dropout.split(",")):
+            run = train_run([sys.executable, "-m", "rom_cli"],
+                            [f"trainer.max_steps={args.steps}", *args.overrides, f"encoder.attention_dropout={value}"],
+                            Path(tmp) / f"a{i}", args.threads)
+            run.pop("metrics")
+            runs[value] = {"attention_dropout": value, **run}
+            print(f"attention dropout {value}: {run['train_examples_per_s']} examples/s {run['per_task_examples_per_s']}",
+                  file=sys.stderr)
+    write_runs(args, runs, "encoder.attention_dropout", {})
 
 
 def main() -> None:
@@ -104,10 +136,14 @@ def main() -> None:
     parser.add_argument("--processes", default=None, help="e.g. 1,2: compare rom train in 1 and 2 processes")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (--processes)")
     parser.add_argument("--steps", type=int, default=30, help="training steps per run (--processes)")
+    parser.add_argument("--attention-dropout", default=None,
+                        help="e.g. null,0.0: compare rom train under each encoder.attention_dropout")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     if args.processes:
         return compare_processes(args)
+    if args.attention_dropout:
+        return compare_attention_dropout(args)
 
     from rom_cli.model.encode import encode_entries
     from rom_cli.model.passage_tokens import tokenize_passages

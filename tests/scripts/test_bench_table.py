@@ -88,7 +88,70 @@ def test_table_rows_and_targets_not_measured(tmp_path):
     assert "| `rom_full` | 60.0 -> 70.0 |" in text
     assert "e2e EM @1" in text and "e2e F1 @5" in text
     targets = text.split("## Targets")[1].split("## squad")[0]
-    assert targets.count("not measured yet") == len(bench_table.TARGETS)
+    assert targets.count("not measured yet") == len(bench_table.TARGETS) + len(bench_table.FULL_TARGETS)
+    assert "CPU profile targets" not in text  # no cpu_long result
+
+
+def rerank_metrics(top1: float, e2e5: float) -> dict:
+    return {"k": 10, "gold": {"top1": top1, "top5": 97.0}, "answer": {"top1": top1 + 1},
+            "end_to_end": {"top1": {"em": e2e5 - 3, "f1": e2e5 + 5}, "top5": {"em": e2e5, "f1": e2e5 + 8}},
+            "windows": 20000, "windows_per_s": 95.0}
+
+
+def cpu_long_result(seed: int, reader_em: float, with_peers: bool = True) -> dict:
+    result = fake_result("cpu_long", f"2026-11-30T0{seed - 40}:00:00+00:00")
+    result["settings"]["seed"] = seed
+    systems = result["systems"]
+    systems["rom_full"]["final"] = fake_metrics(70.0, reader_em, 30.0)
+    systems["rom_full"]["train_tasks"] = {"reader": {"examples": 1600, "batches": 200, "examples_per_s": 3.0}}
+    systems["rom_full"]["learning_curve"] = [
+        {"step": 100, "split": "dev", "retrieval.gold.top1": 60.0, "reader_gold.em": 5.0, "reader_gold.f1": 9.0,
+         "end_to_end.top1.em": 4.0},
+        {"step": 200, "split": "dev", "retrieval.gold.top1": 66.0, "reader_gold.em": 25.0, "reader_gold.f1": 35.0,
+         "end_to_end.top1.em": 20.0}]
+    for name in ("rom_weak", "rom_none"):
+        systems.pop(name)
+    if not with_peers:
+        for name in ("three_towers", "bm25", "hybrid"):
+            systems.pop(name)
+        return result
+    systems["three_towers"]["final"] = fake_metrics(66.0, 20.0, 25.0)
+    systems["hybrid"]["final"]["rerank"] = rerank_metrics(85.0, 31.0)
+    systems["separate_reader"] = {
+        "kind": "peer", "parameters": 22_566_146, "peak_memory_mb": 2400.0, "train_examples_per_s": 15.0,
+        "wall_s": 400.0, "steps": 200, "seeds": [0, 1, 2], "reader_questions": [1598, 1599, 1600],
+        "recipe": {"max_length": 384, "stride": 128, "lr": 1e-4, "warmup": 0.1, "batch_size": 8},
+        "spread": {"em": {"mean": 20.0, "min": 15.0, "max": 25.0, "values": [15.0, 20.0, 25.0]},
+                   "f1": {"mean": 30.0, "min": 25.0, "max": 35.0, "values": [25.0, 30.0, 35.0]}},
+        "per_seed": [{"seed": i, "reader_gold": {"em": em, "f1": em + 10}} for i, em in enumerate([15.0, 20.0, 25.0])],
+        "final": {"reader_gold": {"em": 20.0, "f1": 30.0}}}
+    return result
+
+
+def test_cpu_long_rows_learning_curve_and_targets(tmp_path):
+    bench_table = load_script("bench_table")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "squad-cpu_long.json").write_text(json.dumps(cpu_long_result(42, 24.0)))
+    (results / "squad-cpu_long-seed43.json").write_text(json.dumps(cpu_long_result(43, 30.0, with_peers=False)))
+    other = cpu_long_result(44, 99.0, with_peers=False)
+    other["settings"]["max_steps"] = 999  # other settings: not pooled with the seeds
+    (results / "squad-cpu_long-other.json").write_text(json.dumps(other))
+    text = bench_table.render(bench_table.load_results(results))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    reranked = [line for label, line in rows.items() if label.startswith("hybrid") and "reranked" in label]
+    assert reranked and "| 95 windows/s | 85.0 | 97.0 | - | - |" in reranked[0]
+    peer = next(line for label, line in rows.items() if label.startswith("separate reader"))
+    assert "| 20.0 [15.0-25.0] | 30.0 [25.0-35.0] |" in peer
+    assert "Learning curve: every 100 steps on `dev`" in text and "| 200 | 66.0 | 25.0 | 35.0 | 20.0 |" in text
+    assert "as many features as rom_full's reader saw questions (1,600" in text
+    cpu = text.split("### CPU profile targets")[1].split("## squad")[0]
+    assert "From `squad-cpu_long.json`" in cpu
+    assert ("rom_full 27.0 [24.0-30.0, 2 seeds]; separate reader 20.0 [15.0-25.0, 3 seeds] | met (+7.0); "
+            "rom_full has 2 seeds of 3 |") in cpu
+    assert "| 70.0 vs 66.0 | met (+4.0) |" in cpu  # top-1 against three towers
+    assert "| 85.0 vs 78.5 + 5 | met (+1.5) |" in cpu  # reranked hybrid top-1
+    assert "| 31.0 | met (+6.0) |" in cpu  # e2e EM reading the reranked top-5
 
 
 def test_targets_compare_the_newest_full_result(tmp_path):
@@ -121,7 +184,8 @@ def test_bench_squad_smoke_profile(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out_dir / "squad-smoke.json").read_text())
     assert result["complete"] and result["profile"] == "smoke"
-    assert set(result["systems"]) == {"rom_full", "three_towers", "rom_weak", "rom_none", "bm25", "hybrid"}
+    assert set(result["systems"]) == {"rom_full", "three_towers", "rom_weak", "rom_none", "bm25", "hybrid",
+                                      "separate_reader"}
     assert result["sample"]["train_questions"] == 32 and result["sample"]["eval_questions"] == 8
     assert result["hardware"]["cpu_cores"] and result["hardware"]["torch_threads"] == 1
     systems = result["systems"]
@@ -136,6 +200,15 @@ def test_bench_squad_smoke_profile(tmp_path):
         assert systems[name]["final"]["retriever"] == name
         assert systems[name]["final"]["reader_gold"] == systems["rom_full"]["final"]["reader_gold"]
     assert result["dense_reproduces_training"]["reproduced"] is True
+    rerank = systems["hybrid"]["final"]["rerank"]
+    assert rerank["k"] == 5 and rerank["gold"]["top5"] == systems["hybrid"]["final"]["retrieval"]["gold"]["top5"]
+    assert "rerank" not in systems["bm25"]["final"]  # the profile reranks hybrid only
+    curve = systems["rom_full"]["learning_curve"]
+    assert [p["step"] for p in curve] == [3] and curve[0]["split"] == "dev" and "reader_gold.em" in curve[0]
+    peer = systems["separate_reader"]
+    assert peer["seeds"] == [0, 1] and len(peer["per_seed"]) == 2 and peer["final"]["reader_gold"]["questions"] == 8
+    assert peer["steps"] * 8 >= systems["rom_full"]["train_tasks"]["reader"]["examples"]
     readme = (out_dir / "README.md").read_text()
     assert "## squad-smoke (profile `smoke`)" in readme and "(`hybrid`)" in readme
+    assert "reranked by the rom_full reader's relevance head" in readme and "Learning curve" in readme
     assert not list(out_dir.glob(".*.tmp"))  # atomic writes leave no temporary files
