@@ -42,7 +42,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_squad.py --profile cpu_small --data-root ../shared/data
 
-# ~35 min on a 2-core CPU: long enough for the reader to learn, a learning curve, the reranked hybrid and
+# ~66 min on a 2-core CPU (AMD EPYC, bf16): long enough for the reader to learn, a learning curve, the reranked hybrid and
 # the separate-reader peer (3 seeds); the other ROM seeds: add `--name squad-cpu_long-seed43 --systems rom_full trainer.seed=43`
 bench-long: $(STAMP)
 	$(BIN)/python scripts/bench_squad.py --profile cpu_long --data-root ../shared/data
