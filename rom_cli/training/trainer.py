@@ -62,10 +62,10 @@ class Interrupted(KeyboardInterrupt):
     where and how to continue (the CLI prints it as one line and exits 130)."""
 
 
-# what an architecture is made of: a checkpoint can only be resumed by a run that agrees on these
 # What every selection (`trainer.eval_every`) records besides its metric: the run's learning curve.
 CURVE_METRICS = ("retrieval.gold.top1", "retrieval.answer.top1", "retrieval.answer.top20", "reader_gold.em",
                  "reader_gold.f1", "end_to_end.top1.em", "end_to_end.top5.em")
+# what an architecture is made of: a checkpoint can only be resumed by a run that agrees on these
 ARCHITECTURE_KEYS = ("name_or_path", "shared", "config_overrides", "projection_dim")
 
 
@@ -348,7 +348,7 @@ class Trainer:
                          "checkpoint": str(self.ckpt_dir / checkpoint_name(self.step))}
         record = {"step": self.step, "event": "select", "split": split, "metric": str(t.best_metric),
                   "value": value, "best_step": self.best["step"], "best_value": self.best["value"],
-                  # a learning curve beyond the selection metric (`rom report`, scripts/bench_squad.py)
+                  # the learning curve beyond the selection metric (scripts/bench_squad.py tabulates it)
                   "metrics": {path: dotted(metrics, path) for path in CURVE_METRICS if dotted(metrics, path) is not None}}
         self._log(record)
         return record
