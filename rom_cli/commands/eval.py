@@ -21,7 +21,6 @@ def other_datasets(run_cfg, eff, cfg, overrides: list[str]) -> dict:
 
 
 def run(cfg) -> dict:
-    from rom_cli.config.validate import validate_eval_config
     from rom_cli.console import make_console
     from rom_cli.data.load import load_task
     from rom_cli.evaluation.checkpoint_eval import (
@@ -34,23 +33,13 @@ def run(cfg) -> dict:
         table_rows,
         write_outputs,
     )
-    from rom_cli.evaluation.session import (
-        command_line_overrides,
-        effective_config,
-        open_checkpoint,
-        peek_run_config,
-        required,
-    )
+    from rom_cli.evaluation.session import command_line_overrides, open_for_eval
     from rom_cli.run_dir import save_job_config
 
     console, err = make_console(), make_console(stderr=True)
-    path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom eval checkpoint=outputs/train/<date>/<time>`"))
-    eff = effective_config(cfg, run_cfg, command_line_overrides())
-    validate_eval_config(eff)
-    session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
-    split = str(eff.task.eval_split)
-    data = load_task(eff.task, eff.data)
-    questions, corpus = data.split(split), data.corpus(split)
+    inputs = open_for_eval(cfg, "`rom eval checkpoint=outputs/train/<date>/<time>`")
+    path, run_cfg, eff, session = inputs.path, inputs.run_cfg, inputs.eff, inputs.session
+    split, questions, corpus = inputs.split, inputs.questions, inputs.corpus
     folder = open_reused_index(session, corpus, cfg.index_dir) if cfg.index_dir else None
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     save_job_config(cfg)

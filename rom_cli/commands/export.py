@@ -68,25 +68,13 @@ def _squad(cfg, out: Path, save_job_config, console, err) -> dict:
 
 def _evaluate(cfg, err) -> tuple[list[dict], str]:
     """Predictions of the checkpoint on its eval split, as `rom eval` makes them (no BM25 / hybrid comparison)."""
-    from rom_cli.config.validate import validate_eval_config
-    from rom_cli.data.load import load_task
     from rom_cli.evaluation.checkpoint_eval import evaluate_checkpoint
-    from rom_cli.evaluation.session import (
-        command_line_overrides,
-        effective_config,
-        open_checkpoint,
-        peek_run_config,
-        required,
-    )
+    from rom_cli.evaluation.session import open_for_eval
 
-    path, run_cfg = peek_run_config(required(cfg, "checkpoint", "`rom export format=squad-predictions "
-                                             "checkpoint=RUN` (evaluates it) or predictions=<rom eval run dir>"))
-    eff = effective_config(cfg, run_cfg, command_line_overrides())
-    validate_eval_config(eff)
-    session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
-    split = str(eff.task.eval_split)
-    data = load_task(eff.task, eff.data)
-    questions, corpus = data.split(split), data.corpus(split)
+    inputs = open_for_eval(cfg, "`rom export format=squad-predictions checkpoint=RUN` (evaluates it) or "
+                                "predictions=<rom eval run dir>")
+    path, eff, session = inputs.path, inputs.eff, inputs.session
+    split, questions, corpus = inputs.split, inputs.questions, inputs.corpus
     err.print(f"evaluating checkpoint {path} (step {session.step}) on {len(questions)} {eff.task.name} {split} "
               "questions for its predictions...")
     run = evaluate_checkpoint(session, eff, corpus, questions, None, compare=False, with_predictions=True,

@@ -116,6 +116,35 @@ def peek_run_config(checkpoint: str) -> tuple[Path, DictConfig]:
         raise RomError(f"checkpoint={checkpoint}: unreadable config.yaml ({type(ex).__name__}: {ex})") from ex
 
 
+@dataclass
+class EvalInputs:
+    """What evaluating a checkpoint starts from: its folder and run config, the effective config, the loaded
+    model, and the eval split's questions and corpus."""
+
+    path: Path
+    run_cfg: DictConfig
+    eff: DictConfig
+    session: CheckpointSession
+    split: str
+    questions: list
+    corpus: object
+
+
+def open_for_eval(cfg, example: str) -> EvalInputs:
+    """`checkpoint=` (required: `example` says how), its config under this command's overrides (checked), the
+    model, and the eval split's data: the opening `rom eval` and `rom export format=squad-predictions` share."""
+    from rom_cli.config.validate import validate_eval_config
+    from rom_cli.data.load import load_task
+
+    path, run_cfg = peek_run_config(required(cfg, "checkpoint", example))
+    eff = effective_config(cfg, run_cfg, command_line_overrides())
+    validate_eval_config(eff)
+    session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
+    split = str(eff.task.eval_split)
+    data = load_task(eff.task, eff.data)
+    return EvalInputs(path, run_cfg, eff, session, split, data.split(split), data.corpus(split))
+
+
 def open_checkpoint(path: Path, device: str, precision: str, threads: int | None = None) -> CheckpointSession:
     import json
 
