@@ -50,10 +50,13 @@ def _train(cfg) -> dict:
     trainer.restore()  # checkpoint checks: a refused resume writes nothing into an existing run dir
     run_dir = trainer.run_dir  # under torchrun: rank 0's
     if not trainer.dist.is_main:
-        return trainer.run()  # the other ranks train in silence and write nothing of their own
+        metrics = trainer.run()  # the other ranks train in silence and write nothing of their own
+        trainer.close()
+        return metrics
     save_job_config(cfg)
     trainer.console.print(f"run directory: {run_dir}")
     metrics = trainer.run()
+    trainer.close()  # only after a finished run: a rank that failed must not wait for its peers here
     table = Table(title=f"rom train: {cfg.task.name}, {cfg.task.eval_split} split ({run_dir})")
     table.add_column("metric")
     table.add_column("step 0", justify="right")

@@ -534,6 +534,11 @@ class Trainer:
         self.dist.barrier()
         return metrics
 
+    def close(self) -> None:
+        """After a finished run, on every rank: leave the process group (the DDP wrapper goes first)."""
+        self.ddp = self.model
+        self.dist.shutdown()
+
     def _warn_idle_tasks(self) -> None:
         """A task whose every batch came out empty trained nothing (its loss was 0): say so, with the usual causes."""
         for name, s in self.stats.items():

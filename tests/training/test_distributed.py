@@ -70,7 +70,8 @@ def _rank_main(rank: int, world: int, store: str, out: str) -> None:
     (loss * dist.gradient_multiplier(True)).backward()  # DDP averages: x world gives the global gradient
     if rank == 0:
         torch.save({"loss": loss.detach(), "grad": model.module.lin.weight.grad.clone()}, out)
-    torch.distributed.destroy_process_group()
+    del model, loss  # DDP's reducer must not outlive the process group (see DistContext.shutdown)
+    dist.shutdown()
 
 
 def test_cross_rank_loss_and_gradients_equal_one_process_on_the_global_batch(tmp_path):
