@@ -110,7 +110,8 @@ class Rom:
             folder = folders.get(key[0]) or load_index_folder(index_dir, expected_fingerprint=self.session.fingerprint())
             self._answerers[key] = Answerer(self.session, folder, top_k, read_top_k, retriever,
                                             rank_with_retriever=bool(self.eval_cfg.rank_with_retriever),
-                                            rerank_top_k=rerank_top_k)
+                                            rerank_top_k=rerank_top_k,
+                                            first_stage_prior=float(self.eval_cfg.first_stage_prior))
         return self._answerers[key].ask(question)
 
 

@@ -235,6 +235,8 @@ CONFIG_CASES = {
     "batch-size-negative": (["train", "objectives.reader.batch_size=-2"],
                             ["config objectives.reader.batch_size=-2: expected a positive number"]),
     "eval-batch-size-zero": (["train", "eval.batch_size=0"], ["config eval.batch_size=0: expected a positive number"]),
+    "first-stage-prior-negative": (["train", "eval.first_stage_prior=-1"],
+                                   ["config eval.first_stage_prior=-1.0: expected a weight >= 0"]),
     "refresh-every-zero": (["train", "index.refresh_every=0"],
                            ["config index.refresh_every=0: expected a positive number or null"]),
     "eval-every-zero": (["train", "trainer.eval_every=0"],
@@ -327,6 +329,7 @@ def test_index_with_another_passage_count(runs, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["eval", "eval.batch_size=0"], "config eval.batch_size=0: expected a positive number"),
     (["eval", "task.eval_limit=-3"], "config task.eval_limit=-3: expected a non-negative integer"),
+    (["eval", "eval.first_stage_prior=-0.5"], "config eval.first_stage_prior=-0.5: expected a weight >= 0"),
     (["index", "index.encode_batch_size=0"], "config index.encode_batch_size=0: expected a positive number"),
     (["ask", "top_k=0", "Who?"], "top_k=0, read_top_k=1: expected integers >= 1"),
 ])

@@ -25,9 +25,10 @@ def run(cfg) -> list:
     eff = effective_config(cfg, run_cfg, command_line_overrides(), sections=("eval",))
     session = open_checkpoint(path, eff.device, eff.precision, eff.threads)
     folder = load_index_folder(cfg.index_dir, expected_fingerprint=session.fingerprint())
-    # ranked like `rom eval` of this checkpoint: its eval.rank_with_retriever adds the retriever prior
+    # ranked like `rom eval` of this checkpoint: its eval.rank_with_retriever / first_stage_prior add the prior
     answerer = Answerer(session, folder, int(cfg.top_k), int(cfg.read_top_k), value_of(cfg.retriever),
-                        float(cfg.hybrid_weight), bool(eff.eval.rank_with_retriever), int(cfg.rerank_top_k))
+                        float(cfg.hybrid_weight), bool(eff.eval.rank_with_retriever), int(cfg.rerank_top_k),
+                        float(eff.eval.first_stage_prior))
     if cfg.question is not None:
         reply = answerer.ask(cfg.question)
         console.print(render(reply))

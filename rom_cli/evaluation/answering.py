@@ -54,6 +54,7 @@ class _AskEval:  # the fields of EvalConfig that `retrieve` and the reader use
     batch_size: int = 32
     hybrid_weight: float = 0.5
     rank_with_retriever: bool = True
+    first_stage_prior: float = 1.0
 
 
 def check_question(question: str | None) -> str:
@@ -67,17 +68,22 @@ def check_question(question: str | None) -> str:
 class Answerer:
     def __init__(self, session: CheckpointSession, folder: IndexFolder, top_k: int = 5, read_top_k: int = 1,
                  retriever: str = "dense", hybrid_weight: float = 0.5, rank_with_retriever: bool = True,
-                 rerank_top_k: int = 0):
-        """`rank_with_retriever`: eval.rank_with_retriever (`rom ask` takes the checkpoint's); `rerank_top_k`:
-        retrieve that many and reorder them with the reader's relevance head (as `eval.rerank_top_k`)."""
+                 rerank_top_k: int = 0, first_stage_prior: float = 1.0):
+        """`rank_with_retriever`, `first_stage_prior`: the eval settings of that name (`rom ask` takes the
+        checkpoint's); `rerank_top_k`: retrieve that many and reorder them with the reader's relevance head (as
+        `eval.rerank_top_k`)."""
         if top_k < 1 or read_top_k < 1:
             raise RomError(f"top_k={top_k}, read_top_k={read_top_k}: expected integers >= 1")
+        if not first_stage_prior >= 0:
+            raise RomError(f"eval.first_stage_prior={first_stage_prior}: expected a weight >= 0 (0: the reader alone "
+                           "ranks BM25 / hybrid passages)")
         if rerank_top_k < 0:
             raise RomError(f"rerank_top_k={rerank_top_k}: expected 0 (no reranking) or the number of passages to rerank")
         self.rerank_top_k = int(rerank_top_k)
         self.session, self.folder = session, folder
         self.top_k, self.read_top_k, self.retriever = int(top_k), int(read_top_k), retriever
-        self.eval_cfg = _AskEval(hybrid_weight=float(hybrid_weight), rank_with_retriever=bool(rank_with_retriever))
+        self.eval_cfg = _AskEval(hybrid_weight=float(hybrid_weight), rank_with_retriever=bool(rank_with_retriever),
+                                 first_stage_prior=float(first_stage_prior))
         self.setup = EvalSetup(session.model, session.packer, session.enc_cfg, self.eval_cfg, None,
                                session.device, session.precision)
         self.tokens = PassageTokens(session.packer, folder.passages)
@@ -114,7 +120,7 @@ class Answerer:
         windows = score_windows(self.session.model, self.session.packer, self.session.enc_cfg, q_ids, cands,
                                 self.tokens, self.eval_cfg.batch_size, self.session.device, self.session.precision)
         priors = retriever_priors(scores, self.retriever, self.eval_cfg.rank_with_retriever,
-                                  float(self.session.enc_cfg.temperature))
+                                  float(self.session.enc_cfg.temperature), float(self.eval_cfg.first_stage_prior))
         answer = pick_answers(windows, corpus, 1, self.read_top_k, priors)[0]
         return Reply(text, answer, hits, self.retriever)
 

@@ -194,7 +194,7 @@ def evaluate(setup: EvalSetup, corpus, questions, retriever: str = "dense", bm25
         read_seconds = time.perf_counter() - start
     if read_ks:
         priors = retriever_priors(scores, retriever, bool(setup.eval_cfg.rank_with_retriever),
-                                  float(setup.enc_cfg.temperature))
+                                  float(setup.enc_cfg.temperature), float(setup.eval_cfg.first_stage_prior))
         for k in read_ks:
             e2e_answers[k] = pick_answers(windows, corpus, len(questions), k, priors)
             end_to_end[f"top{k}"] = _em_f1(e2e_answers[k], questions)

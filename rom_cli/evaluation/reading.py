@@ -114,24 +114,47 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - (m + np.log(np.exp(x - m).sum()))
 
 
-def retriever_priors(scores: np.ndarray, retriever: str, rank_with_retriever: bool,
-                     temperature: float) -> list[np.ndarray] | None:
+@dataclass
+class Priors:
+    """The first stage's scores of each question's candidates (rank order) as a prior over the passages read:
+    `logits(q, k)` = scale x (scores of the first k), z-scored over those k when `standardize`.
+
+    Dense scores / temperature are the logits of the retriever's own softmax (scale 1/T, as trained). BM25 and
+    fused hybrid scores are not logits (their scale depends on the question and the corpus): their z-scores
+    over the k candidates read, times a weight, are (`eval.first_stage_prior`)."""
+
+    scores: list[np.ndarray]
+    scale: float
+    standardize: bool = False
+
+    def logits(self, q: int, k: int | None) -> np.ndarray:
+        s = np.asarray(self.scores[q], dtype=np.float64)[:k]
+        if self.standardize and len(s):
+            s = (s - s.mean()) / max(float(s.std()), 1e-6)
+        return self.scale * s
+
+
+def retriever_priors(scores: np.ndarray, retriever: str, rank_with_retriever: bool, temperature: float,
+                     first_stage_prior: float = 0.0) -> Priors | None:
     """The `priors` of `pick_answers` for retrieval scores [Q, depth] (padding -inf), or None.
 
-    Only dense scores divided by the training temperature are the logits of the retriever's own
-    softmax; BM25 and fused scores are not, so they add nothing. `rom eval` and `rom ask` both rank
-    with this, so they pick the same answer."""
-    if retriever != "dense" or not rank_with_retriever:
-        return None
-    return [row[row > -np.inf] / float(temperature) for row in scores]
+    Dense (`rank_with_retriever`): the retriever's own logits. BM25 / hybrid (`first_stage_prior` > 0): the
+    z-scored first-stage scores times that weight. Without a prior, the reader alone decides between passages,
+    and on the cpu_long checkpoint reading the hybrid top-5 then answered worse than reading its top-1 (EM 12.5
+    vs 22.8 on 2,000 SQuAD-dev questions; 23.5 with weight 1: scripts/rerank_study.py). `rom eval` and
+    `rom ask` both rank with this, so they pick the same answer."""
+    rows = [row[row > -np.inf] for row in scores]
+    if retriever == "dense":
+        return Priors(rows, 1.0 / float(temperature)) if rank_with_retriever else None
+    return Priors(rows, float(first_stage_prior), standardize=True) if first_stage_prior > 0 else None
 
 
 def pick_answers(scores: WindowScores, corpus, n_questions: int, k: int | None = None,
-                 priors: list[np.ndarray] | None = None) -> list[Answer | None]:
+                 priors: Priors | None = None) -> list[Answer | None]:
     """Best answer per question among its first k candidates (all when k is None).
 
     Score of a window = log_softmax(relevance over the question's windows) + span log-prob, plus
-    log_softmax(retrieval score over the k candidates) of its passage when `priors` are given."""
+    log_softmax(`priors.logits` over the k candidates) of its passage when `priors` are given."""
     answers: list[Answer | None] = [None] * n_questions
     keep = np.ones(len(scores.question), dtype=bool) if k is None else scores.rank < k
     for qi in range(n_questions):
@@ -140,9 +163,7 @@ def pick_answers(scores: WindowScores, corpus, n_questions: int, k: int | None =
             continue
         total = _log_softmax(scores.relevance[rs]) + scores.span[rs]
         if priors is not None:
-            prior = np.asarray(priors[qi], dtype=np.float64)
-            prior = _log_softmax(prior[: (k if k is not None else len(prior))])
-            total = total + prior[scores.rank[rs]]
+            total = total + _log_softmax(priors.logits(qi, k))[scores.rank[rs]]
         best = rs[int(np.argmax(total))]
         p = int(scores.passage[best])
         a, b = int(scores.start[best]), int(scores.end[best])
