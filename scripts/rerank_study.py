@@ -198,4 +198,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from rom_cli.errors import RomError
+
+    try:
+        main()
+    except RomError as ex:  # a bad checkpoint path, a task without a dev or test split: one line
+        sys.exit(f"rerank_study: {ex}")

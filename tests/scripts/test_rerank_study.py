@@ -61,3 +61,16 @@ def test_the_first_stage_prior_moves_the_answer_to_the_first_stages_favourite():
             "questions": [SimpleNamespace(answers=["Paris"])], "corpus": corpus}
     assert study.prior_e2e(data, 0.0)["top5"]["em"] == 0.0  # the reader alone prefers passage 10
     assert study.prior_e2e(data, 16.0)["top5"]["em"] == 100.0  # the first stage's score decides
+
+
+def test_a_bad_checkpoint_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.scripts.test_bench_table import REPO
+
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "rerank_study.py"), "--checkpoint",
+                          str(tmp_path / "none"), "--out", str(tmp_path / "o.json")], capture_output=True, text=True)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [f"rerank_study: checkpoint={tmp_path / 'none'}: no such file or directory"]
+    assert not (tmp_path / "o.json").exists()
