@@ -310,7 +310,7 @@ class EvalConfig:
     rank_with_retriever: bool = True
     # end to end (bm25 / hybrid): add log_softmax(w x z-scored first-stage score over the top-k read) to the reader's
     # passage score; 0: the reader alone. w=1 was fit on squad_tune's dev split (scripts/rerank_study.py; flat
-    # from 1 to 16): on 2,000 SQuAD-dev questions, cpu_long checkpoint, hybrid EM@5 12.5 -> 23.5 (EM@1 22.8)
+    # from 1 to 16): on 2,000 SQuAD-dev questions, cpu_long head-lr-x10 checkpoint, hybrid EM@5 12.5 -> 23.5 (EM@1 22.8)
     first_stage_prior: float = 1.0
     # >0: rerank the first stage's top-K with the reader's relevance head ([CLS] q [SEP] p [SEP], the shared
     # encoder as a cross-encoder) and report `rerank` rows: top-k after reranking, end to end reading them

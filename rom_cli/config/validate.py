@@ -73,7 +73,7 @@ def validate_train_config(cfg) -> None:
     _positive("eval.batch_size", cfg.eval.batch_size)
     for k in list(cfg.eval.top_k) + list(cfg.eval.read_top_k):
         _positive("eval.top_k / eval.read_top_k", k)
-    _first_stage_prior(cfg.eval)
+    check_first_stage_prior(cfg.eval)
     if not cfg.mixture.tasks and not cfg.mixture.get("entries"):
         raise ConfigError("mixture.tasks", {}, "at least one of ict, retrieval, reader (or mixture.entries)")
     for name, weight in cfg.mixture.tasks.items():
@@ -81,7 +81,8 @@ def validate_train_config(cfg) -> None:
             raise ConfigError(f"mixture.tasks.{name}", weight, "a weight >= 0")
 
 
-def _first_stage_prior(eval_cfg) -> None:
+def check_first_stage_prior(eval_cfg) -> None:
+    """A negative weight would push the reader away from the first stage's best passages (also `rom ask`, the API)."""
     if not eval_cfg.first_stage_prior >= 0:
         raise ConfigError("eval.first_stage_prior", eval_cfg.first_stage_prior,
                           "a weight >= 0 (0: the reader alone ranks BM25 / hybrid passages)")
@@ -93,7 +94,7 @@ def validate_eval_config(eff) -> None:
         _positive("eval.batch_size", eff.eval.batch_size)
         for k in list(eff.eval.top_k) + list(eff.eval.read_top_k):
             _positive("eval.top_k / eval.read_top_k", k)
-        _first_stage_prior(eff.eval)
+        check_first_stage_prior(eff.eval)
     if "index" in eff:
         _positive("index.encode_batch_size", eff.index.encode_batch_size)
     if eff.get("threads") is not None and eff.threads < 0:

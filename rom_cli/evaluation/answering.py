@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rich.console import Group
 from rich.text import Text
 
+from rom_cli.config.validate import check_first_stage_prior
 from rom_cli.data.types import Passage, Question
 from rom_cli.errors import RomError
 from rom_cli.evaluation.pipeline import EvalSetup, retrieve
@@ -74,9 +75,6 @@ class Answerer:
         `eval.rerank_top_k`)."""
         if top_k < 1 or read_top_k < 1:
             raise RomError(f"top_k={top_k}, read_top_k={read_top_k}: expected integers >= 1")
-        if not first_stage_prior >= 0:
-            raise RomError(f"eval.first_stage_prior={first_stage_prior}: expected a weight >= 0 (0: the reader alone "
-                           "ranks BM25 / hybrid passages)")
         if rerank_top_k < 0:
             raise RomError(f"rerank_top_k={rerank_top_k}: expected 0 (no reranking) or the number of passages to rerank")
         self.rerank_top_k = int(rerank_top_k)
@@ -84,6 +82,7 @@ class Answerer:
         self.top_k, self.read_top_k, self.retriever = int(top_k), int(read_top_k), retriever
         self.eval_cfg = _AskEval(hybrid_weight=float(hybrid_weight), rank_with_retriever=bool(rank_with_retriever),
                                  first_stage_prior=float(first_stage_prior))
+        check_first_stage_prior(self.eval_cfg)
         self.setup = EvalSetup(session.model, session.packer, session.enc_cfg, self.eval_cfg, None,
                                session.device, session.precision)
         self.tokens = PassageTokens(session.packer, folder.passages)

@@ -140,7 +140,7 @@ def retriever_priors(scores: np.ndarray, retriever: str, rank_with_retriever: bo
 
     Dense (`rank_with_retriever`): the retriever's own logits. BM25 / hybrid (`first_stage_prior` > 0): the
     z-scored first-stage scores times that weight. Without a prior, the reader alone decides between passages,
-    and on the cpu_long checkpoint reading the hybrid top-5 then answered worse than reading its top-1 (EM 12.5
+    and on the cpu_long head-lr-x10 checkpoint reading the hybrid top-5 then answered worse than reading its top-1 (EM 12.5
     vs 22.8 on 2,000 SQuAD-dev questions; 23.5 with weight 1: scripts/rerank_study.py). `rom eval` and
     `rom ask` both rank with this, so they pick the same answer."""
     rows = [row[row > -np.inf] for row in scores]

@@ -42,3 +42,13 @@ def test_the_first_stage_prior_can_overrule_a_reader_that_cannot_tell_passages_a
     assert pick_answers(ws, Corpus(), 1, 3)[0].passage == 12
     assert pick_answers(ws, Corpus(), 1, 3, retriever_priors(hybrid, "hybrid", True, 0.05, 2.0))[0].passage == 10
     assert pick_answers(ws, Corpus(), 1, 1, retriever_priors(hybrid, "hybrid", True, 0.05, 2.0))[0].passage == 10
+
+
+def test_a_negative_weight_is_refused_where_the_api_builds_an_answerer():
+    import pytest
+
+    from rom_cli.errors import RomError
+    from rom_cli.evaluation.answering import Answerer
+
+    with pytest.raises(RomError, match=r"config eval.first_stage_prior=-0.5: expected a weight >= 0"):
+        Answerer(None, None, first_stage_prior=-0.5)  # refused before the session or folder is touched

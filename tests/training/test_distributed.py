@@ -72,6 +72,7 @@ def _rank_main(rank: int, world: int, store: str, out: str) -> None:
         torch.save({"loss": loss.detach(), "grad": model.module.lin.weight.grad.clone()}, out)
     del model, loss  # DDP's reducer must not outlive the process group (see DistContext.shutdown)
     dist.shutdown()
+    assert not torch.distributed.is_initialized()  # the group is gone (a failed assertion fails the spawn)
 
 
 def test_cross_rank_loss_and_gradients_equal_one_process_on_the_global_batch(tmp_path):
